@@ -1,0 +1,218 @@
+"""Every error tether raises.
+
+One root, so ``except TetherError`` catches all of them; each class also
+subclasses the stdlib class a caller would naturally catch::
+
+    TetherError
+    ├── CommandLineError (ValueError)        bad argv: NUL byte, too long, bad env name
+    ├── RedirectionError (ValueError)        a stream redirected twice
+    ├── CommandNotFound (LookupError)        no such program on the machine's PATH
+    ├── ProcessExecutionError                unexpected exit code (argv, retcode, stdout, stderr, host)
+    │   └── ProcessTimedOut (TimeoutError)   the process was killed after ``timeout=``
+    │       └── ProcessLineTimedOut          no output line within ``line_timeout=``
+    ├── ShellSessionError                    a persistent shell died or lost framing
+    ├── ConnectError (OSError)               could not reach or keep the remote machine
+    │   ├── AuthenticationError              the server refused our credentials
+    │   └── HostKeyError                     unknown or changed host key
+    ├── ClosedError                          the machine/session was used after close()
+    └── PortalError (RuntimeError)           a sync call made from tether's own event loop
+
+Every class pickles and unpickles intact: exceptions cross process boundaries
+(multiprocessing, the agent), and a half-restored exception hides the cause.
+Passwords never appear in any field: machines build these from argv and
+output only, and argv never carries a password.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+__all__ = [
+    "AuthenticationError",
+    "ClosedError",
+    "CommandLineError",
+    "CommandNotFound",
+    "ConnectError",
+    "HostKeyError",
+    "PortalError",
+    "ProcessExecutionError",
+    "ProcessLineTimedOut",
+    "ProcessTimedOut",
+    "RedirectionError",
+    "ShellSessionError",
+    "TetherError",
+]
+
+#: how many trailing lines of stdout/stderr an error message shows
+TAIL_LINES = 10
+
+
+def _rebuild(cls: type, args: tuple, kwargs: dict) -> BaseException:
+    return cls(*args, **kwargs)
+
+
+class TetherError(Exception):
+    """Root of every tether error.
+
+    Subclasses call ``_keep(args, kwargs)`` with their constructor arguments;
+    pickling replays the constructor, so structured fields survive intact even
+    for classes whose stdlib base (``OSError``) reinterprets ``args``.
+    """
+
+    _init_args: tuple = ()
+    _init_kwargs: dict = {}
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self._init_args = args
+        self._init_kwargs = {}
+
+    def _keep(self, args: tuple, kwargs: dict) -> None:
+        self._init_args = args
+        self._init_kwargs = kwargs
+
+    def __reduce__(self) -> tuple:
+        return (_rebuild, (type(self), self._init_args, self._init_kwargs), self.__dict__ or None)
+
+
+class CommandLineError(TetherError, ValueError):
+    """A command line that cannot be run as given (NUL byte, too long, bad name)."""
+
+
+class RedirectionError(TetherError, ValueError):
+    """A standard stream was redirected twice, or to something unusable."""
+
+
+class CommandNotFound(TetherError, LookupError):
+    """The program is not on the machine's PATH (``program``, ``path``, ``host``)."""
+
+    def __init__(self, program: str, path: Iterable[str] = (), host: str | None = None) -> None:
+        self.program = program
+        self.path = list(path)
+        self.host = host
+        where = f" on {host}" if host else ""
+        super().__init__(f"command not found{where}: {program!r} (searched {len(self.path)} PATH entries)")
+        self._keep((program, self.path, host), {})
+
+
+def _tail(text: str | bytes | None, lines: int = TAIL_LINES) -> str:
+    if not text:
+        return ""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    kept = text.rstrip("\n").splitlines()[-lines:]
+    return "\n".join(kept)
+
+
+def _block(label: str, text: str) -> str:
+    pad = " " * (len("Command line") + 3)
+    return f"{label:<12} | " + text.replace("\n", "\n" + pad)
+
+
+class ProcessExecutionError(TetherError):
+    """A process exited with a code the caller did not expect.
+
+    Fields: ``argv`` (list of str), ``retcode``, ``stdout``, ``stderr``,
+    ``host`` (None for the local machine). ``str()`` shows the command line,
+    host, exit code and the last lines of output in aligned blocks.
+    """
+
+    def __init__(
+        self,
+        argv: Any,
+        retcode: int | None,
+        stdout: str | bytes = "",
+        stderr: str | bytes = "",
+        host: str | None = None,
+        message: str | None = None,
+    ) -> None:
+        self.argv = list(argv) if isinstance(argv, (list, tuple)) else argv
+        self.retcode = retcode
+        self.stdout = stdout
+        self.stderr = stderr
+        self.host = host
+        self.message = message
+        super().__init__(argv, retcode, stdout, stderr)
+        self._keep((argv, retcode, stdout, stderr, host, message), {})
+
+    def __str__(self) -> str:
+        from .commands.quoting import shell_line  # leaf import: quoting has no I/O
+
+        argv = self.argv
+        line = shell_line(argv) if isinstance(argv, list) else str(argv)
+        parts = [self.message or "Unexpected exit code", _block("Command line", line)]
+        if self.host:
+            parts.append(_block("Host", self.host))
+        parts.append(_block("Exit code", str(self.retcode)))
+        for label, text in (("Stdout", self.stdout), ("Stderr", self.stderr)):
+            tail = _tail(text)
+            if tail:
+                parts.append(_block(label, tail))
+        return "\n".join(parts)
+
+
+class ProcessTimedOut(ProcessExecutionError, TimeoutError):
+    """The process ran past ``timeout=`` and was killed (with its process group)."""
+
+    def __init__(
+        self,
+        argv: Any,
+        timeout: float | None,
+        stdout: str | bytes = "",
+        stderr: str | bytes = "",
+        host: str | None = None,
+    ) -> None:
+        self.timeout = timeout
+        super().__init__(argv, None, stdout, stderr, host, f"Process timed out after {timeout} s")
+        self._keep((argv, timeout, stdout, stderr, host), {})
+
+
+class ProcessLineTimedOut(ProcessTimedOut):
+    """``iter_lines(line_timeout=...)`` waited too long for the next line."""
+
+    def __init__(
+        self,
+        argv: Any,
+        timeout: float | None,
+        stdout: str | bytes = "",
+        stderr: str | bytes = "",
+        host: str | None = None,
+    ) -> None:
+        super().__init__(argv, timeout, stdout, stderr, host)
+        self.message = f"No output line within {timeout} s"
+
+
+class ShellSessionError(TetherError):
+    """The persistent shell behind ``session()`` died or its framing broke."""
+
+
+class ConnectError(TetherError, OSError):
+    """Could not connect to (or stay connected to) a remote machine.
+
+    Also an ``OSError``, so ``except OSError`` around network code keeps working.
+    """
+
+    def __init__(self, message: str, host: str | None = None) -> None:
+        self.host = host
+        self.message = message
+        super().__init__(message)
+        self._keep((message, host), {})
+
+    def __str__(self) -> str:
+        return f"{self.message} (host: {self.host})" if self.host else self.message
+
+
+class AuthenticationError(ConnectError):
+    """The server refused every credential we offered."""
+
+
+class HostKeyError(ConnectError):
+    """The server's host key is unknown or has changed; the message says how to trust it."""
+
+
+class ClosedError(TetherError):
+    """The object was used after ``close()``."""
+
+
+class PortalError(TetherError, RuntimeError):
+    """A blocking tether call was made from tether's own event-loop thread: use ``tether.aio``."""
