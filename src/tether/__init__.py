@@ -1,3 +1,61 @@
-"""tether: work on other machines from Python."""
+"""tether: work on other machines from Python.
+
+::
+
+    from tether import local, FG, BG, TF, RETCODE, TEE, NOHUP, ERROUT
+    from tether.cmd import ls, grep
+    (ls["-a"] | grep["b"])()
+
+The async API is :mod:`tether.aio`; errors live in :mod:`tether.exceptions`.
+"""
+
+from .commands.base import ERROUT, BaseCommand, Command
+from .commands.modifiers import BG, FG, NOHUP, RETCODE, TEE, TF
+from .exceptions import (
+    AuthenticationError,
+    ClosedError,
+    CommandLineError,
+    CommandNotFound,
+    ConnectError,
+    HostKeyError,
+    PortalError,
+    ProcessExecutionError,
+    ProcessLineTimedOut,
+    ProcessTimedOut,
+    RedirectionError,
+    ShellSessionError,
+    TetherError,
+)
+from .machines.job import BY_POSITION, BY_TYPE
+from .machines.local import LocalMachine, local
 
 __version__ = "0.1.0.dev0"
+
+__all__ = [
+    "BG",
+    "BY_POSITION",
+    "BY_TYPE",
+    "ERROUT",
+    "FG",
+    "NOHUP",
+    "RETCODE",
+    "TEE",
+    "TF",
+    "AuthenticationError",
+    "BaseCommand",
+    "ClosedError",
+    "Command",
+    "CommandLineError",
+    "CommandNotFound",
+    "ConnectError",
+    "HostKeyError",
+    "LocalMachine",
+    "PortalError",
+    "ProcessExecutionError",
+    "ProcessLineTimedOut",
+    "ProcessTimedOut",
+    "RedirectionError",
+    "ShellSessionError",
+    "TetherError",
+    "local",
+]

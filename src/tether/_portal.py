@@ -1,0 +1,94 @@
+"""One background event loop that runs tether's async core for the sync API.
+
+The sync facades are two-liners: ``return portal.call(self._aio.run, ...)``.
+The loop thread starts on first use, is a daemon, and is re-created after
+``fork()`` in the child (the parent's thread does not exist there). A blocking
+call from the loop thread itself would deadlock, so it is refused with a clear
+error. If the caller is interrupted (^C) while waiting, the coroutine is
+cancelled, which kills the process it was running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import threading
+from typing import Any, Awaitable, Callable, TypeVar
+
+from .exceptions import PortalError
+
+T = TypeVar("T")
+
+
+class Portal:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        loop = self._loop
+        if loop is None:
+            with self._lock:
+                if self._loop is None:
+                    self._start()
+                loop = self._loop
+        assert loop is not None
+        return loop
+
+    def _start(self) -> None:
+        ready = threading.Event()
+        loop = asyncio.new_event_loop()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            loop.call_soon(ready.set)
+            loop.run_forever()
+
+        thread = threading.Thread(target=run, name="tether-portal", daemon=True)
+        thread.start()
+        ready.wait()
+        self._loop, self._thread = loop, thread
+
+    def in_loop_thread(self) -> bool:
+        return self._thread is not None and threading.current_thread() is self._thread
+
+    def submit(self, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> concurrent.futures.Future[T]:
+        """Schedule ``fn(*args, **kwargs)`` on the loop; return a concurrent future."""
+        if self.in_loop_thread():
+            raise PortalError(
+                "a blocking tether call was made from tether's own event loop; "
+                "inside async code use tether.aio (await the coroutine) instead"
+            )
+        return asyncio.run_coroutine_threadsafe(_invoke(fn, args, kwargs), self.loop)
+
+    def call(self, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn(*args, **kwargs)`` on the loop and block for its result."""
+        future = self.submit(fn, *args, **kwargs)
+        try:
+            return future.result()
+        except BaseException:
+            # ^C or another interruption of the waiting thread: cancel the work,
+            # so whatever it started (a process) is torn down, not orphaned.
+            future.cancel()
+            raise
+
+    def _after_fork_in_child(self) -> None:
+        self._lock = threading.Lock()
+        self._loop = None
+        self._thread = None
+
+
+async def _invoke(fn: Callable[..., Awaitable[T]], args: tuple, kwargs: dict) -> T:
+    return await fn(*args, **kwargs)
+
+
+portal = Portal()
+os.register_at_fork(after_in_child=portal._after_fork_in_child)
+
+
+def call(fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+    """Module-level shortcut for ``portal.call``."""
+    return portal.call(fn, *args, **kwargs)

@@ -1,0 +1,23 @@
+"""The async API: the same operations as the sync one, as coroutines.
+
+::
+
+    from tether.aio import local
+    rc, out, err = await local["ls"].run()
+    out = await (local["ls"] | local["grep"]["b"])()
+    async with await local.session() as s:
+        await s.run("cd /tmp; ls")
+
+Commands built from these machines return coroutines when run. Every public
+coroutine here has a blocking twin of the same name and signature on the
+sync classes in :mod:`tether` (a test checks that).
+"""
+
+from .machines.local import AsyncLocalMachine
+from .machines.local import local as _sync_local
+from .machines.session import AsyncShellSession
+
+#: the local machine, async flavour (shares env and cwd with ``tether.local``)
+local: AsyncLocalMachine = _sync_local.aio
+
+__all__ = ["AsyncLocalMachine", "AsyncShellSession", "local"]

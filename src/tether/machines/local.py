@@ -1,0 +1,265 @@
+"""The local machine: ``from tether import local``.
+
+::
+
+    from tether import local
+    ls = local["ls"]
+    ls("-a")                                    # stdout as str
+    (local["head"]["-c", "1G", "/dev/zero"] | local["wc"]["-c"])()   # OS pipes, bounded memory
+    with local.cwd("/tmp"), local.env(LANG="C"):
+        local["pwd"]()                          # '/tmp\\n'
+    local.session().run("ls | grep b")         # a persistent shell
+
+Pipelines are chained with OS pipes between the processes: the data never
+passes through Python. All stages of a pipeline share one stderr pipe, like
+a shell's terminal, which tether reads concurrently with stdout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import os
+import sys
+from typing import Any, Iterator
+
+from .._portal import portal
+from ..commands.base import ERROUT, as_arg
+from ..commands.plan import DataSource, FileTarget, Plan
+from ..exceptions import CommandNotFound, RedirectionError
+from ..transports.base import PIPE, STDOUT
+from ..transports.local import LocalTransport
+from .base import AsyncMachine, Machine
+from .cwd import LocalWorkdir
+from .env import Env
+from .job import Job, _feed
+from .processes import ProcInfo, parse_ps
+from .session import AsyncShellSession, ShellSession
+
+
+def _path(*parts: Any) -> Any:
+    from ..paths.local import LocalPath
+
+    return LocalPath(*parts)
+
+
+class AsyncLocalMachine(AsyncMachine):
+    """The async core of ``local`` (``tether.aio.local``)."""
+
+    host = None
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.transport = LocalTransport()
+        self.env = Env(dict(os.environ), make_path=_path)
+        self.cwd = LocalWorkdir()
+
+    def __repr__(self) -> str:
+        return "<LocalMachine>"
+
+    async def close(self) -> None:
+        """The local machine cannot be closed; this does nothing."""
+
+    # -- lookup --------------------------------------------------------------
+    def _resolve(self, name: Any) -> Any:
+        name = as_arg(name)
+        if "/" in name:
+            path = _path(os.path.join(str(self.cwd), name))
+            if not (path.is_file() and os.access(path, os.X_OK)):
+                raise CommandNotFound(name, (), None)
+            return path
+        return self._which(name)
+
+    def _which(self, progname: str) -> Any:
+        dirs = [d for d in self.env.get("PATH", os.defpath).split(":") if d]
+        names = [progname] + ([progname.replace("_", "-")] if "_" in progname else [])
+        for name in names:
+            for directory in dirs:
+                full = os.path.join(directory, name)
+                if os.path.isfile(full) and os.access(full, os.X_OK):
+                    return _path(full)
+        raise CommandNotFound(progname, dirs, None)
+
+    async def which(self, progname: str) -> Any:
+        """Full path of ``progname`` on PATH (``_`` also tried as ``-``), else CommandNotFound."""
+        return self._which(progname)
+
+    def path(self, *parts: Any) -> Any:
+        """A LocalPath; relative parts are taken from the current working directory."""
+        return _path(str(self.cwd), *parts)
+
+    @property
+    def python(self) -> Any:
+        """The Python interpreter running tether, as a command."""
+        return self[sys.executable]
+
+    def tempdir(self) -> Any:
+        """Context manager yielding a fresh temporary directory, removed afterwards."""
+        from ..paths.local import tempdir
+
+        return tempdir()
+
+    @property
+    def uname(self) -> str:
+        return os.uname().sysname
+
+    # -- processes ---------------------------------------------------------
+    async def list_processes(self) -> list[ProcInfo]:
+        """Every process on the machine (``ps``): pid, uid, stat, args."""
+        _, out, _ = await self.run_command(self["ps"]["-e", "-ww", "-o", "pid=,uid=,stat=,args="])
+        return parse_ps(out)
+
+    async def pgrep(self, pattern: str) -> list[ProcInfo]:
+        """Processes whose command line matches the regular expression ``pattern``."""
+        import re
+
+        regex = re.compile(pattern)
+        return [p for p in await self.list_processes() if regex.search(p.args)]
+
+    async def session(self, new_session: bool = False) -> AsyncShellSession:
+        """A persistent shell: ``await s.run("cd /tmp && ls | grep b")`` -> (rc, out, err)."""
+        job = await self.start(self["sh"].plan(), stdin=PIPE, stdout=PIPE, stderr=PIPE, detach=new_session)
+        return AsyncShellSession(job)
+
+    # -- execution ---------------------------------------------------------
+    async def start(
+        self, plan: Plan, *, stdin: Any = PIPE, stdout: Any = PIPE, stderr: Any = PIPE, detach: bool = False
+    ) -> Job:
+        for stage in plan.stages:
+            if stage.machine.aio is not self:
+                raise RedirectionError(
+                    f"pipeline mixes machines ({stage.machine!r}); cross-machine pipelines need a remote machine"
+                )
+        env = self.env.getdict()
+        base_cwd = str(self.cwd)
+        to_close: list[int] = []
+        procs = []
+        feeders = []
+        shared_err = None
+        last = len(plan.stages) - 1
+        try:
+            err_target = stderr
+            if stderr == PIPE and last > 0:
+                # one stderr pipe for every stage, read concurrently, like a terminal
+                read_fd, write_fd = os.pipe()
+                to_close.append(write_fd)
+                shared_err = await _reader_for(read_fd)
+                err_target = write_fd
+            upstream: int | Any = stdin
+            for index, stage in enumerate(plan.stages):
+                cwd = os.path.join(base_cwd, stage.cwd) if stage.cwd else base_cwd
+                s_in, data = self._stdin_for(stage, upstream, cwd, to_close)
+                if index < last:
+                    read_fd, write_fd = os.pipe()
+                    to_close += [read_fd, write_fd]
+                    upstream = read_fd
+                    s_out = write_fd
+                else:
+                    s_out = stdout
+                if stage.stdout is not None:
+                    s_out = _open(stage.stdout, cwd, to_close, write=True)
+                s_err = err_target
+                if stage.stderr is ERROUT:
+                    s_err = STDOUT
+                elif stage.stderr is not None:
+                    s_err = _open(stage.stderr, cwd, to_close, write=True)
+                try:
+                    proc = await self.transport.spawn(
+                        stage.argv, stdin=s_in, stdout=s_out, stderr=s_err, cwd=cwd,
+                        env={**env, **stage.env} if stage.env else env, detach=detach,
+                    )
+                except FileNotFoundError as exc:
+                    if not os.path.isdir(cwd):
+                        raise FileNotFoundError(f"working directory does not exist: {cwd}") from exc
+                    raise CommandNotFound(stage.argv[0], (), None) from exc
+                procs.append(proc)
+                if data is not None:
+                    feeders.append(asyncio.ensure_future(_feed(proc.stdin, data)))  # type: ignore[arg-type]
+        except BaseException:
+            for proc in procs:
+                proc.kill()
+            raise
+        finally:
+            for fd in to_close:
+                os.close(fd)
+        return Job(plan, procs, shared_err if shared_err is not None else procs[-1].stderr, None, feeders)
+
+    @staticmethod
+    def _stdin_for(stage: Any, upstream: Any, cwd: str, to_close: list[int]) -> tuple[Any, bytes | None]:
+        if isinstance(stage.stdin, DataSource):
+            return PIPE, stage.stdin.data
+        if isinstance(stage.stdin, FileTarget):
+            return _open(stage.stdin, cwd, to_close, write=False), None
+        return upstream, None
+
+
+def _open(target: FileTarget, cwd: str, to_close: list[int], write: bool) -> int:
+    path = target.path
+    machine = getattr(path, "machine", None)
+    if machine is not None and getattr(machine, "host", None) is not None:
+        raise RedirectionError(f"cannot redirect a local command to a remote path: {path}")
+    full = os.path.join(cwd, as_arg(path))
+    if write:
+        flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if target.append else os.O_TRUNC)
+    else:
+        flags = os.O_RDONLY
+    fd = os.open(full, flags | os.O_CLOEXEC, 0o666)
+    to_close.append(fd)
+    return fd
+
+
+async def _reader_for(fd: int) -> asyncio.StreamReader:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=1 << 20)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", 0))
+    return reader
+
+
+class LocalMachine(Machine):
+    """The machine this program runs on. Use the ``local`` instance."""
+
+    aio: AsyncLocalMachine
+
+    def __repr__(self) -> str:
+        return "<LocalMachine>"
+
+    @property
+    def cwd(self) -> LocalWorkdir:
+        return self.aio.cwd
+
+    def which(self, progname: str) -> Any:
+        return self.aio._which(progname)
+
+    def path(self, *parts: Any) -> Any:
+        return self.aio.path(*parts)
+
+    @property
+    def python(self) -> Any:
+        return Machine.__getitem__(self, sys.executable)
+
+    def tempdir(self) -> Any:
+        return self.aio.tempdir()
+
+    @property
+    def uname(self) -> str:
+        return self.aio.uname
+
+    def list_processes(self) -> list[ProcInfo]:
+        return portal.call(self.aio.list_processes)
+
+    def pgrep(self, pattern: str) -> list[ProcInfo]:
+        return portal.call(self.aio.pgrep, pattern)
+
+    def session(self, new_session: bool = False) -> ShellSession:
+        return ShellSession(portal.call(self.aio.session, new_session))
+
+    def close(self) -> None:
+        """The local machine cannot be closed; this does nothing."""
+
+
+local = LocalMachine(AsyncLocalMachine())
+"""The local machine (sync API). Its async twin is ``tether.aio.local``."""
+
+
+def _iter_names() -> Iterator[str]:  # pragma: no cover - debugging aid
+    yield getpass.getuser()
