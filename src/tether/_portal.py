@@ -14,6 +14,7 @@ import asyncio
 import concurrent.futures
 import os
 import threading
+import weakref
 from typing import Any, Awaitable, Callable, TypeVar
 
 from .exceptions import PortalError
@@ -79,6 +80,38 @@ class Portal:
         self._lock = threading.Lock()
         self._loop = None
         self._thread = None
+
+
+_here = threading.local()
+
+
+def run_here(fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+    """Run a self-contained coroutine on a loop of the CALLING thread.
+
+    For work that creates and finishes everything it touches within the call
+    (a local command run to completion), this skips the hop to the portal
+    thread, about 0.15 ms, a fifth of a local command's cost. Falls back to
+    the portal when this thread already runs an event loop.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        return portal.call(fn, *args, **kwargs)
+    loop = getattr(_here, "loop", None)
+    if loop is None or loop.is_closed() or getattr(_here, "pid", None) != os.getpid():
+        loop = _here.loop = asyncio.new_event_loop()
+        _here.pid = os.getpid()
+        weakref.finalize(threading.current_thread(), loop.close)
+    task = loop.create_task(_invoke(fn, args, kwargs))
+    try:
+        return loop.run_until_complete(task)
+    except BaseException:
+        if not task.done():  # interrupted (^C): cancel, so the process is killed and reaped
+            task.cancel()
+            loop.run_until_complete(asyncio.gather(task, return_exceptions=True))
+        raise
 
 
 async def _invoke(fn: Callable[..., Awaitable[T]], args: tuple, kwargs: dict) -> T:

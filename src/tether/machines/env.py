@@ -66,7 +66,10 @@ class Env(MutableMapping[str, str]):
 
     def __init__(self, initial: dict[str, str], make_path: Callable[[str], Any] = str) -> None:
         self._vars = dict(initial)
-        self._stack: list[dict[str, str]] = []
+        self._stack: list[tuple[dict[str, str], bool]] = []
+        #: False until the first change: the local machine then lets children
+        #: inherit os.environ as is, which spares re-encoding it per process
+        self.modified = False
         self._make_path = make_path
 
     # -- mapping -----------------------------------------------------------
@@ -75,9 +78,11 @@ class Env(MutableMapping[str, str]):
 
     def __setitem__(self, name: str, value: Any) -> None:
         self._vars[check_env_name(name)] = check_arg(as_arg(value))
+        self.modified = True
 
     def __delitem__(self, name: str) -> None:
         del self._vars[name]
+        self.modified = True
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._vars)
@@ -96,12 +101,12 @@ class Env(MutableMapping[str, str]):
     @contextmanager
     def __call__(self, *args: Any, **kwargs: Any) -> Iterator[Env]:
         """Apply changes for the duration of a ``with`` block."""
-        self._stack.append(dict(self._vars))
+        self._stack.append((dict(self._vars), self.modified))
         try:
             self.update(*args, **kwargs)
             yield self
         finally:
-            self._vars = self._stack.pop()
+            self._vars, self.modified = self._stack.pop()
 
     # -- conveniences ------------------------------------------------------
     @property

@@ -18,17 +18,16 @@ a shell's terminal, which tether reads concurrently with stdout.
 from __future__ import annotations
 
 import asyncio
-import getpass
 import os
 import sys
 from typing import Any, Iterator
 
-from .._portal import portal
-from ..commands.base import ERROUT, as_arg
+from .._portal import portal, run_here
+from ..commands.base import ERROUT, BaseCommand, as_arg
 from ..commands.plan import DataSource, FileTarget, Plan
 from ..exceptions import CommandNotFound, RedirectionError
-from ..transports.base import PIPE, STDOUT
-from ..transports.local import LocalTransport
+from ..transports.base import DEVNULL, PIPE, STDOUT
+from ..transports.local import LocalTransport, pipe_reader
 from .base import AsyncMachine, Machine
 from .cwd import LocalWorkdir
 from .env import Env
@@ -130,7 +129,7 @@ class AsyncLocalMachine(AsyncMachine):
                 raise RedirectionError(
                     f"pipeline mixes machines ({stage.machine!r}); cross-machine pipelines need a remote machine"
                 )
-        env = self.env.getdict()
+        env = self.env.getdict() if self.env.modified else None
         base_cwd = str(self.cwd)
         to_close: list[int] = []
         procs = []
@@ -143,7 +142,7 @@ class AsyncLocalMachine(AsyncMachine):
                 # one stderr pipe for every stage, read concurrently, like a terminal
                 read_fd, write_fd = os.pipe()
                 to_close.append(write_fd)
-                shared_err = await _reader_for(read_fd)
+                shared_err = pipe_reader(read_fd)
                 err_target = write_fd
             upstream: int | Any = stdin
             for index, stage in enumerate(plan.stages):
@@ -166,7 +165,7 @@ class AsyncLocalMachine(AsyncMachine):
                 try:
                     proc = await self.transport.spawn(
                         stage.argv, stdin=s_in, stdout=s_out, stderr=s_err, cwd=cwd,
-                        env={**env, **stage.env} if stage.env else env, detach=detach,
+                        env=_stage_env(env, stage.env), detach=detach,
                     )
                 except FileNotFoundError as exc:
                     if not os.path.isdir(cwd):
@@ -193,6 +192,12 @@ class AsyncLocalMachine(AsyncMachine):
         return upstream, None
 
 
+def _stage_env(machine_env: dict | None, overrides: dict) -> dict | None:
+    if not overrides:
+        return machine_env  # None: inherit os.environ unchanged (no re-encoding)
+    return {**(os.environ if machine_env is None else machine_env), **overrides}
+
+
 def _open(target: FileTarget, cwd: str, to_close: list[int], write: bool) -> int:
     path = target.path
     machine = getattr(path, "machine", None)
@@ -206,13 +211,6 @@ def _open(target: FileTarget, cwd: str, to_close: list[int], write: bool) -> int
     fd = os.open(full, flags | os.O_CLOEXEC, 0o666)
     to_close.append(fd)
     return fd
-
-
-async def _reader_for(fd: int) -> asyncio.StreamReader:
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=1 << 20)
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", 0))
-    return reader
 
 
 class LocalMachine(Machine):
@@ -256,10 +254,26 @@ class LocalMachine(Machine):
     def close(self) -> None:
         """The local machine cannot be closed; this does nothing."""
 
+    def run_command(
+        self,
+        cmd: BaseCommand,
+        *,
+        retcode: Any = 0,
+        timeout: float | None = None,
+        stdin: Any = DEVNULL,
+        stdout: Any = PIPE,
+        stderr: Any = PIPE,
+        tee: bool = False,
+        tee_buffered: bool = True,
+        result: str = "tuple",
+    ) -> Any:
+        # A local command run to completion owns nothing that outlives the
+        # call, so it runs on this thread's own loop: no hop to the portal.
+        return run_here(
+            self.aio.run_command, cmd, retcode=retcode, timeout=timeout, stdin=stdin, stdout=stdout,
+            stderr=stderr, tee=tee, tee_buffered=tee_buffered, result=result,
+        )
+
 
 local = LocalMachine(AsyncLocalMachine())
 """The local machine (sync API). Its async twin is ``tether.aio.local``."""
-
-
-def _iter_names() -> Iterator[str]:  # pragma: no cover - debugging aid
-    yield getpass.getuser()

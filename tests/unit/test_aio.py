@@ -1,0 +1,91 @@
+"""The async core, the sync facade over it, and the portal between them."""
+
+import asyncio
+import inspect
+import os
+
+import pytest
+
+import tether
+import tether.aio
+from tether import PortalError, ProcessTimedOut
+from tether._portal import portal
+from tether.machines.local import AsyncLocalMachine, LocalMachine
+from tether.machines.session import AsyncShellSession, ShellSession
+
+TWINS = [(AsyncLocalMachine, LocalMachine), (AsyncShellSession, ShellSession)]
+
+
+@pytest.mark.parametrize("async_cls, sync_cls", TWINS, ids=lambda c: c.__name__)
+def test_every_public_coroutine_has_a_sync_twin_with_the_same_signature(async_cls, sync_cls):
+    coroutines = [
+        name
+        for name, fn in inspect.getmembers(async_cls, inspect.iscoroutinefunction)
+        if not name.startswith("_")
+    ]
+    assert coroutines, "nothing to compare"
+    for name in coroutines:
+        twin = getattr(sync_cls, name, None)
+        assert twin is not None, f"{sync_cls.__name__}.{name} is missing"
+        assert not inspect.iscoroutinefunction(twin), f"{sync_cls.__name__}.{name} must block"
+        assert inspect.signature(twin) == inspect.signature(getattr(async_cls, name)), name
+
+
+def test_async_api_runs_commands_as_coroutines():
+    async def main():
+        local = tether.aio.local
+        rc, out, err = await local["sh"]["-c", "echo a; echo b >&2"].run()
+        piped = await (local["printf"]["x\ny\n"] | local["grep"]["y"])()
+        results = await asyncio.gather(*(local["echo"](i) for i in range(20)))
+        async with await local.session() as s:
+            assert await s.run("cd / && pwd") == (0, "/\n", "")
+        lines = [item async for item in local["sh"]["-c", "echo 1; echo 2"].iter_lines()]
+        return (rc, out, err), piped, results, lines
+
+    triple, piped, results, lines = asyncio.run(main())
+    assert triple == (0, "a\n", "b\n") and piped == "y\n"
+    assert results == [f"{i}\n" for i in range(20)]
+    assert lines == [("1\n", None), ("2\n", None)]
+
+
+def test_cancelling_an_await_kills_the_process():
+    marker = f"tether-cancel-{os.getpid()}"
+
+    async def main():
+        task = asyncio.ensure_future(tether.aio.local["sh"]["-c", f"exec -a {marker} sleep 300"].run())
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    assert not tether.local.pgrep(marker)
+
+
+def test_blocking_call_from_the_loop_thread_is_refused():
+    async def inside():
+        return tether.local["true"]()
+
+    with pytest.raises(PortalError, match="tether.aio"):
+        portal.call(inside)
+
+
+def test_timeout_through_the_portal_is_a_timeout_error():
+    with pytest.raises(TimeoutError):
+        tether.local["sleep"]("10", timeout=0.2)
+    with pytest.raises(ProcessTimedOut):
+        tether.local["sleep"]("10", timeout=0.2)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # fork() with threads, 3.12+
+def test_portal_survives_fork():
+    assert tether.local["echo"]("parent") == "parent\n"
+    pid = os.fork()
+    if pid == 0:  # child: the parent's loop thread is gone; a new one must start
+        try:
+            ok = tether.local["echo"]("child") == "child\n"
+        except BaseException:
+            ok = False
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
