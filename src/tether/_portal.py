@@ -15,7 +15,8 @@ import concurrent.futures
 import os
 import threading
 import weakref
-from typing import Any, Awaitable, Callable, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from .exceptions import PortalError
 

@@ -25,7 +25,8 @@ output only, and argv never carries a password.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 __all__ = [
     "AuthenticationError",

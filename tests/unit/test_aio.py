@@ -66,7 +66,7 @@ def test_blocking_call_from_the_loop_thread_is_refused():
     async def inside():
         return tether.local["true"]()
 
-    with pytest.raises(PortalError, match="tether.aio"):
+    with pytest.raises(PortalError, match=r"tether\.aio"):
         portal.call(inside)
 
 

@@ -16,9 +16,9 @@ def test_lookup_forms_agree():
     assert "ls" in local and "no-such-program-xyz" not in local
     assert local.get("no-such-program-xyz", "ls") == ls
     with pytest.raises(CommandNotFound, match="no-such-program-xyz"):
-        local["no-such-program-xyz"]
+        _ = local["no-such-program-xyz"]
     with pytest.raises(AttributeError):
-        local.cmd.no_such_program_xyz
+        _ = local.cmd.no_such_program_xyz
 
 
 def test_binding_accumulates_and_keeps_every_value():

@@ -44,7 +44,7 @@ def test_unexpected_exit_code_raises_with_fields():
 
 @pytest.mark.parametrize("retcode, ok", [(None, True), ((0, 4), True), (range(3, 5), True), (1, False)])
 def test_retcode_accepts_int_iterable_or_none(retcode, ok):
-    run = lambda: sh["-c", "exit 4"].run(retcode=retcode)  # noqa: E731
+    run = lambda: sh["-c", "exit 4"].run(retcode=retcode)
     if ok:
         assert run()[0] == 4
     else:

@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import os
 import posixpath
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from .quoting import check_argv, check_env_name, shell_line
 
@@ -225,8 +226,8 @@ class Command(BaseCommand):
     def __eq__(self, other: object) -> bool:
         return (
             type(other) is type(self)
-            and other._machine is self._machine  # type: ignore[attr-defined]
-            and other.executable == self.executable  # type: ignore[attr-defined]
+            and other._machine is self._machine
+            and other.executable == self.executable
         )
 
     def __hash__(self) -> int:
@@ -237,10 +238,13 @@ class BoundCommand(BaseCommand):
     """A command with arguments bound: ``ls["-a", path]``."""
 
     __slots__ = ("args", "cmd")
+    args: tuple
+    cmd: BaseCommand
 
     def __init__(self, cmd: BaseCommand, args: tuple) -> None:
         if isinstance(cmd, BoundCommand):
-            cmd, args = cmd.cmd, cmd.args + tuple(args)
+            args = cmd.args + tuple(args)
+            cmd = cmd.cmd
         self.cmd = cmd
         self.args = tuple(args)
 

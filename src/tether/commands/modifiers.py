@@ -26,7 +26,7 @@ __all__ = ["BG", "FG", "NOHUP", "RETCODE", "TEE", "TF"]
 class _Modifier:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         names = [f for f in self.__dataclass_fields__]  # type: ignore[attr-defined]
-        return replace(self, **dict(zip(names, args)), **kwargs)  # type: ignore[type-var]
+        return replace(self, **dict(zip(names, args, strict=False)), **kwargs)  # type: ignore[type-var]
 
     def __rand__(self, cmd: BaseCommand) -> Any:
         if not isinstance(cmd, BaseCommand):

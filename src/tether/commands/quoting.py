@@ -17,7 +17,7 @@ anything runs, with an error that names the problem.
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 from ..exceptions import CommandLineError
 

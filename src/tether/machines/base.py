@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
-from typing import Any, AsyncIterator, Iterator
+from typing import Any
 
 from .._portal import portal
 from ..commands.base import ERROUT, BaseCommand, Command

@@ -16,8 +16,9 @@ explicitly as ``cwd=``.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 
 def _path(*parts: Any) -> Any:

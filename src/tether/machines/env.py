@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, MutableMapping
+from typing import Any
 
 from ..commands.base import as_arg
 from ..commands.quoting import check_arg, check_env_name

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from typing import Any, AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
 
 from ..commands.plan import Plan, Stage
 from ..exceptions import ProcessExecutionError, ProcessLineTimedOut, ProcessTimedOut

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from typing import Any, Iterator
+from typing import Any
 
 from .._portal import portal, run_here
 from ..commands.base import ERROUT, BaseCommand, as_arg

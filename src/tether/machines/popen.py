@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import io
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from .._portal import portal
 from ..exceptions import ProcessTimedOut
@@ -126,7 +127,7 @@ class Popen:
     ) -> Iterator[tuple]:
         """Yield ``(out, None)`` / ``(None, err)`` lines as they arrive (``mode=BY_TYPE``: ``(1|2, line)``)."""
         self._detach_buffers()
-        agen = self._job.iter_lines(retcode, timeout, line_timeout, mode)
+        agen: Any = self._job.iter_lines(retcode, timeout, line_timeout, mode)
         try:
             while True:
                 try:

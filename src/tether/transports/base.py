@@ -16,7 +16,8 @@ from __future__ import annotations
 import abc
 import asyncio
 import subprocess
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 PIPE = subprocess.PIPE
 DEVNULL = subprocess.DEVNULL
@@ -76,5 +77,5 @@ class Transport(abc.ABC):
         """Start ``argv``. ``env`` is the COMPLETE environment; ``detach`` puts it
         in a new session so it outlives us (NOHUP)."""
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - optional hook, most transports hold nothing
         """Release connections; processes already started are not waited for."""

@@ -16,7 +16,8 @@ import os
 import subprocess
 import sys
 import threading
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from .base import PIPE, Process, Transport
 
@@ -51,7 +52,7 @@ class _PipeReader:
         else:
             self._finish(None)
 
-    def _finish(self, exc: BaseException | None) -> None:
+    def _finish(self, exc: Exception | None) -> None:
         if exc is None:
             self.reader.feed_eof()
         else:
@@ -162,7 +163,7 @@ class LocalProcess(Process):
         self._popen = popen
         self._own_group = own_group
         self._loop = loop
-        self.pid = popen.pid
+        self.pid: int = popen.pid
         self._exited = loop.create_future()
         self.stdin = PipeWriter(loop, popen.stdin) if popen.stdin else None  # type: ignore[assignment]
         self.stdout = _PipeReader(loop, popen.stdout).reader if popen.stdout else None
