@@ -28,7 +28,7 @@ test: $(VENV)/.installed-test system-deps
 	$(PY) -m pytest
 
 bench: $(VENV)/.installed system-deps
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check src tests bench
