@@ -101,7 +101,10 @@ class NoSlowerThan:
                 return GoalResult(name, "N/A", f"{who} {'missing' if v is None else v.status}", label)
         assert ref is not None and peer is not None
         ratio = ref.stats["median"] / peer.stats["median"]
-        return GoalResult(name, "PASS" if ratio <= self.max_ratio else "MISS", f"ratio {ratio:.2f}", label)
+        low, high = ratio_interval(ref.times, peer.times)
+        noise = " (within noise)" if low <= self.max_ratio < high else ""
+        detail = f"ratio {ratio:.2f}, 95% interval {low:.2f}-{high:.2f}{noise}"
+        return GoalResult(name, "PASS" if ratio <= self.max_ratio else "MISS", detail, label)
 
 
 @dataclass(frozen=True)
@@ -374,6 +377,18 @@ def summarize(times: Sequence[float]) -> dict[str, float]:
         "max": ordered[-1],
         "stdev": statistics.stdev(ordered) if len(ordered) > 1 else 0.0,
     }
+
+
+def ratio_interval(ref: Sequence[float], peer: Sequence[float], rounds: int = 1000) -> tuple[float, float]:
+    """A 95% bootstrap interval of median(ref) / median(peer): how far noise could move it."""
+    import random
+
+    rng = random.Random(20240601)
+    ratios = sorted(
+        statistics.median(rng.choices(ref, k=len(ref))) / statistics.median(rng.choices(peer, k=len(peer)))
+        for _ in range(rounds)
+    )
+    return ratios[int(0.025 * rounds)], ratios[int(0.975 * rounds) - 1]
 
 
 def interleaved(workers: Sequence[Any], index: int) -> list[Any]:
