@@ -17,7 +17,7 @@ TWINS = [(AsyncLocalMachine, LocalMachine), (AsyncShellSession, ShellSession)]
 
 
 @pytest.mark.parametrize("async_cls, sync_cls", TWINS, ids=lambda c: c.__name__)
-def test_every_public_coroutine_has_a_sync_twin_with_the_same_signature(async_cls, sync_cls):
+def test_every_public_coroutine_has_a_sync_twin_with_the_same_parameters(async_cls, sync_cls):
     coroutines = [
         name
         for name, fn in inspect.getmembers(async_cls, inspect.iscoroutinefunction)
@@ -28,7 +28,11 @@ def test_every_public_coroutine_has_a_sync_twin_with_the_same_signature(async_cl
         twin = getattr(sync_cls, name, None)
         assert twin is not None, f"{sync_cls.__name__}.{name} is missing"
         assert not inspect.iscoroutinefunction(twin), f"{sync_cls.__name__}.{name} must block"
-        assert inspect.signature(twin) == inspect.signature(getattr(async_cls, name)), name
+        # the parameters must agree; the sync twin may return its blocking counterpart
+        # (a Popen for a Job, say), so return annotations are not compared
+        sync_params = inspect.signature(twin).parameters
+        async_params = inspect.signature(getattr(async_cls, name)).parameters
+        assert sync_params == async_params, name
 
 
 def test_async_api_runs_commands_as_coroutines():
@@ -52,7 +56,7 @@ def test_cancelling_an_await_kills_the_process():
     marker = f"tether-cancel-{os.getpid()}"
 
     async def main():
-        task = asyncio.ensure_future(tether.aio.local["sh"]["-c", f"exec -a {marker} sleep 300"].run())
+        task = asyncio.ensure_future(tether.aio.local["bash"]["-c", f"exec -a {marker} sleep 300"].run())
         await asyncio.sleep(0.3)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):

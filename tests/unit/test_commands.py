@@ -50,7 +50,8 @@ def test_pipeline_binds_arguments_to_last_stage_and_renders_a_shell_line():
 
 
 def test_redirections_attach_to_first_and_last_stage():
-    plan = ((ls | grep["x"]) < "in.txt" > "out.txt").plan()
+    # parenthesised: Python reads `a < b > c` as a chained comparison
+    plan = (((ls | grep["x"]) < "in.txt") > "out.txt").plan()
     assert plan.stages[0].stdin == FileTarget("in.txt")
     assert plan.stages[1].stdout == FileTarget("out.txt")
     assert (ls >> "log").plan().stages[0].stdout == FileTarget("log", append=True)

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tether import local
 from tether.commands.quoting import MAX_COMMAND_LINE, quote, shell_line
 from tether.exceptions import CommandLineError
 
@@ -31,6 +32,23 @@ def run_sh(line: str) -> list:
 @given(st.lists(tricky, min_size=1, max_size=3))
 def test_shell_line_reaches_the_program_unchanged(args):
     assert run_sh(shell_line([*PRINT_ARGS, *args])) == args
+
+
+def nested_in_sh(cmd, depth: int):
+    """``sh -c`` around ``cmd`` ``depth`` times, through the command algebra."""
+    for _ in range(depth):
+        cmd = local["sh"]["-c", cmd]
+    return cmd
+
+
+@pytest.mark.parametrize("depth", [0, 1, 2, 3])
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(args=st.lists(tricky, min_size=1, max_size=4))
+def test_arguments_arrive_byte_for_byte_at_any_nesting_depth(depth, args):
+    # printf writes each argument NUL-terminated: an exact, binary-safe echo
+    printf = local["printf"][("%s\\0", *args)]
+    out = nested_in_sh(printf, depth)()
+    assert out.split("\0")[:-1] == args
 
 
 @pytest.mark.parametrize("text", ["", "-n", "--", "a b", "it's", "$(id)", "`id`", "\\", "\n", "é ☃", "'", "''"])

@@ -285,6 +285,12 @@ class BoundEnvCommand(BaseCommand):
             return argv
         return ["/bin/sh", "-c", f"cd {shell_line([self.cwd])} && exec {shell_line(argv)}"]
 
+    def shell_line(self) -> str:
+        # `cd DIR && K=V prog` per stage reads better than nested `sh -c` quoting
+        from .plan import plan_shell_line
+
+        return plan_shell_line(self.plan())
+
     def __repr__(self) -> str:
         return f"BoundEnvCommand({self.cmd!r}, env={self.env!r}, cwd={self.cwd!r})"
 

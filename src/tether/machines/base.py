@@ -99,7 +99,7 @@ class AsyncMachine(_Lookup):
         await self.close()
 
     # -- execution ---------------------------------------------------------
-    async def start(
+    async def _start(
         self, plan: Plan, *, stdin: Any = PIPE, stdout: Any = PIPE, stderr: Any = PIPE, detach: bool = False
     ) -> Job:
         """Start every stage of ``plan``; subclasses implement the wiring."""
@@ -110,7 +110,7 @@ class AsyncMachine(_Lookup):
     ) -> Job:
         """Start ``cmd`` and return its running Job (streams, pid, wait, kill)."""
         self._check_open()
-        return await self.start(cmd.plan(), stdin=stdin, stdout=stdout, stderr=stderr)
+        return await self._start(cmd.plan(), stdin=stdin, stdout=stdout, stderr=stderr)
 
     async def run_command(
         self,
@@ -132,7 +132,7 @@ class AsyncMachine(_Lookup):
         ProcessTimedOut raised; if this call is cancelled the process is killed.
         """
         self._check_open()
-        job = await self.start(cmd.plan(), stdin=stdin, stdout=stdout, stderr=stderr)
+        job = await self._start(cmd.plan(), stdin=stdin, stdout=stdout, stderr=stderr)
         echo = _tee_writers() if tee else None
         if tee and not tee_buffered:
             out, err = await job.communicate(None, timeout, echo)
@@ -157,7 +157,7 @@ class AsyncMachine(_Lookup):
         plan = cmd.with_cwd(cwd).plan()
         err: Any = ERROUT if stderr is None else FileTarget(stderr, append)
         last = replace(plan.stages[-1], stdout=FileTarget(stdout, append), stderr=err)
-        return await self.start(
+        return await self._start(
             Plan([*plan.stages[:-1], last]), stdin=DEVNULL, stdout=DEVNULL, stderr=DEVNULL, detach=True
         )
 
@@ -250,7 +250,7 @@ class Machine(_Lookup):
     def bg_command(self, cmd: BaseCommand, *, retcode: Any = 0, timeout: float | None = None) -> Any:
         from .popen import Future
 
-        job = portal.call(self.aio.start, cmd.plan(), stdin=DEVNULL)  # spawned before we return
+        job = portal.call(self.aio._start, cmd.plan(), stdin=DEVNULL)  # spawned before we return
         return Future(job, portal.submit(job.run, retcode, timeout), expected_codes(retcode))
 
     def nohup_command(

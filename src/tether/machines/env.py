@@ -65,8 +65,14 @@ class EnvPath(list):
 class Env(MutableMapping[str, str]):
     """Environment variables of one machine (a private copy, not ``os.environ``)."""
 
-    def __init__(self, initial: dict[str, str], make_path: Callable[[str], Any] = str) -> None:
+    def __init__(
+        self,
+        initial: dict[str, str],
+        make_path: Callable[[str], Any] = str,
+        login_name: Callable[[], str | None] = lambda: None,
+    ) -> None:
         self._vars = dict(initial)
+        self._login_name = login_name
         self._stack: list[tuple[dict[str, str], bool]] = []
         #: False until the first change: the local machine then lets children
         #: inherit os.environ as is, which spares re-encoding it per process
@@ -124,7 +130,8 @@ class Env(MutableMapping[str, str]):
 
     @property
     def user(self) -> str | None:
-        return self.get("USER") or self.get("LOGNAME")
+        """$USER or $LOGNAME, else the machine's own answer (cron and CI often set neither)."""
+        return self.get("USER") or self.get("LOGNAME") or self._login_name()
 
     def expand(self, text: str) -> str:
         """Expand ``$VAR`` and ``${VAR}`` from this environment (unknown names stay as written)."""

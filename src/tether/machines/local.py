@@ -42,6 +42,15 @@ def _path(*parts: Any) -> Any:
     return LocalPath(*parts)
 
 
+def _login_name() -> str | None:
+    import pwd
+
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:  # a uid without a passwd entry (some containers)
+        return None
+
+
 class AsyncLocalMachine(AsyncMachine):
     """The async core of ``local`` (``tether.aio.local``)."""
 
@@ -50,7 +59,7 @@ class AsyncLocalMachine(AsyncMachine):
     def __init__(self) -> None:
         super().__init__()
         self.transport = LocalTransport()
-        self.env = Env(dict(os.environ), make_path=_path)
+        self.env = Env(dict(os.environ), make_path=_path, login_name=_login_name)
         self.cwd = LocalWorkdir()
 
     def __repr__(self) -> str:
@@ -117,11 +126,11 @@ class AsyncLocalMachine(AsyncMachine):
 
     async def session(self, new_session: bool = False) -> AsyncShellSession:
         """A persistent shell: ``await s.run("cd /tmp && ls | grep b")`` -> (rc, out, err)."""
-        job = await self.start(self["sh"].plan(), stdin=PIPE, stdout=PIPE, stderr=PIPE, detach=new_session)
+        job = await self._start(self["sh"].plan(), stdin=PIPE, stdout=PIPE, stderr=PIPE, detach=new_session)
         return AsyncShellSession(job)
 
     # -- execution ---------------------------------------------------------
-    async def start(
+    async def _start(
         self, plan: Plan, *, stdin: Any = PIPE, stdout: Any = PIPE, stderr: Any = PIPE, detach: bool = False
     ) -> Job:
         for stage in plan.stages:
