@@ -14,7 +14,6 @@ import asyncio
 import concurrent.futures
 import os
 import threading
-import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -57,13 +56,17 @@ class Portal:
     def in_loop_thread(self) -> bool:
         return self._thread is not None and threading.current_thread() is self._thread
 
-    def submit(self, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> concurrent.futures.Future[T]:
-        """Schedule ``fn(*args, **kwargs)`` on the loop; return a concurrent future."""
+    def refuse_in_loop_thread(self) -> None:
+        """Blocking on tether's own loop would stall (or deadlock) every tether call."""
         if self.in_loop_thread():
             raise PortalError(
                 "a blocking tether call was made from tether's own event loop; "
                 "inside async code use tether.aio (await the coroutine) instead"
             )
+
+    def submit(self, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> concurrent.futures.Future[T]:
+        """Schedule ``fn(*args, **kwargs)`` on the loop; return a concurrent future."""
+        self.refuse_in_loop_thread()
         return asyncio.run_coroutine_threadsafe(_invoke(fn, args, kwargs), self.loop)
 
     def call(self, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
@@ -81,38 +84,6 @@ class Portal:
         self._lock = threading.Lock()
         self._loop = None
         self._thread = None
-
-
-_here = threading.local()
-
-
-def run_here(fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
-    """Run a self-contained coroutine on a loop of the CALLING thread.
-
-    For work that creates and finishes everything it touches within the call
-    (a local command run to completion), this skips the hop to the portal
-    thread, about 0.15 ms, a fifth of a local command's cost. Falls back to
-    the portal when this thread already runs an event loop.
-    """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        pass
-    else:
-        return portal.call(fn, *args, **kwargs)
-    loop = getattr(_here, "loop", None)
-    if loop is None or loop.is_closed() or getattr(_here, "pid", None) != os.getpid():
-        loop = _here.loop = asyncio.new_event_loop()
-        _here.pid = os.getpid()
-        weakref.finalize(threading.current_thread(), loop.close)
-    task = loop.create_task(_invoke(fn, args, kwargs))
-    try:
-        return loop.run_until_complete(task)
-    except BaseException:
-        if not task.done():  # interrupted (^C): cancel, so the process is killed and reaped
-            task.cancel()
-            loop.run_until_complete(asyncio.gather(task, return_exceptions=True))
-        raise
 
 
 async def _invoke(fn: Callable[..., Awaitable[T]], args: tuple, kwargs: dict) -> T:

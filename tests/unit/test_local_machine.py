@@ -147,7 +147,7 @@ def test_timeout_kills_the_whole_process_group():
     marker = f"tether-timeout-{os.getpid()}"
     start = time.monotonic()
     with pytest.raises(ProcessTimedOut) as info:
-        sh("-c", f"sleep 300 & exec -a {marker} sleep 300", timeout=0.5)
+        local["bash"]("-c", f"sleep 300 & exec -a {marker} sleep 300", timeout=0.5)
     assert isinstance(info.value, TimeoutError)
     assert time.monotonic() - start < 5
     time.sleep(0.2)
@@ -244,3 +244,28 @@ def test_tempdir_and_paths():
     assert local.python("-c", "import sys; print(sys.version_info[0])") == "3\n"
     assert local.path("a") == local.cwd / "a"
     assert sys.executable in str(local.python)
+
+
+def test_interrupting_a_blocking_run_kills_the_command():
+    marker = f"tether-interrupt-{os.getpid()}"
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 0.3)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            local["bash"]["-c", f"exec -a {marker} sleep 300"]()
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+    assert not local.pgrep(marker)
+
+
+def test_session_honours_timeout_and_keeps_stdin_for_itself():
+    with local.session() as s:
+        assert s.run("cat; echo after") == (0, "after\n", "")  # cat reads /dev/null, not our protocol
+        marker = f"tether-session-{os.getpid()}"
+        with pytest.raises(ProcessTimedOut):
+            s.run(f"bash -c 'exec -a {marker} sleep 300'", timeout=0.2)
+        assert not s.alive and not local.pgrep(marker)

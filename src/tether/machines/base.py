@@ -133,7 +133,7 @@ class AsyncMachine(_Lookup):
         """
         self._check_open()
         job = await self._start(cmd.plan(), stdin=stdin, stdout=stdout, stderr=stderr)
-        echo = _tee_writers() if tee else None
+        echo = tee_writers() if tee else None
         if tee and not tee_buffered:
             out, err = await job.communicate(None, timeout, echo)
             job.check(retcode, "", "")
@@ -175,7 +175,7 @@ class AsyncMachine(_Lookup):
             yield item
 
 
-def _tee_writers() -> tuple:
+def tee_writers() -> tuple:
     def writer(stream: Any) -> Any:
         def write(chunk: bytes) -> None:
             buffer = getattr(stream, "buffer", None)

@@ -76,7 +76,7 @@ class Job:
         codes = [p.returncode for p in self.procs]
         if any(c is None for c in codes):
             return None
-        return _pipefail([c for c in codes if c is not None])
+        return pipefail([c for c in codes if c is not None])
 
     # -- control -----------------------------------------------------------
     def send_signal(self, sig: int) -> None:
@@ -93,7 +93,7 @@ class Job:
         codes = [await p.wait() for p in self.procs]
         for task in self._helpers:
             task.cancel()
-        return _pipefail(codes)
+        return pipefail(codes)
 
     async def _reap(self) -> None:
         """Kill everything and wait for it (used on timeout and cancellation)."""
@@ -105,29 +105,7 @@ class Job:
     # -- results -----------------------------------------------------------
     def check(self, retcode: Any, stdout: Any, stderr: Any) -> None:
         """Raise ProcessExecutionError naming the failing stage, pipefail order."""
-        expected = expected_codes(retcode)
-        if expected is None:
-            return
-        failed = None
-        last = len(self.procs) - 1
-        for index, proc in enumerate(self.procs):
-            rc = proc.returncode
-            if index < last and rc == -signal.SIGPIPE:
-                continue
-            if rc not in expected:
-                failed = index
-        if failed is None:
-            return
-        stage: Stage = self.plan.stages[failed]
-        where = "" if last == 0 else f"stage {failed + 1} of {last + 1} in pipeline: {self.plan_line()}"
-        raise ProcessExecutionError(
-            stage.argv, self.procs[failed].returncode, stdout, stderr, self.host, where or None
-        )
-
-    def plan_line(self) -> str:
-        from ..commands.plan import plan_shell_line
-
-        return plan_shell_line(self.plan)
+        check_exit(self.plan, [p.returncode for p in self.procs], retcode, stdout, stderr, self.host)
 
     async def communicate(
         self, input: bytes | None = None, timeout: float | None = None, tee: Any = None
@@ -220,7 +198,34 @@ class Job:
         self.check(retcode, decode(b"".join(tails[1]), self.encoding), decode(b"".join(tails[2]), self.encoding))
 
 
-def _pipefail(codes: list[int]) -> int:
+def check_exit(plan: Plan, codes: list, retcode: Any, stdout: Any, stderr: Any, host: str | None) -> None:
+    """Raise ProcessExecutionError for the rightmost failing stage (pipefail).
+
+    A stage before the last that died of SIGPIPE did not fail: its reader
+    simply stopped reading (``yes | head -1``).
+    """
+    expected = expected_codes(retcode)
+    if expected is None:
+        return
+    failed = None
+    last = len(codes) - 1
+    for index, rc in enumerate(codes):
+        if index < last and rc == -signal.SIGPIPE:
+            continue
+        if rc not in expected:
+            failed = index
+    if failed is None:
+        return
+    stage: Stage = plan.stages[failed]
+    where = None
+    if last > 0:
+        from ..commands.plan import plan_shell_line
+
+        where = f"stage {failed + 1} of {last + 1} in pipeline: {plan_shell_line(plan)}"
+    raise ProcessExecutionError(stage.argv, codes[failed], stdout, stderr, host, where)
+
+
+def pipefail(codes: list[int]) -> int:
     last = len(codes) - 1
     for index in range(last, -1, -1):
         rc = codes[index]

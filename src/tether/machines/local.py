@@ -22,16 +22,17 @@ import os
 import sys
 from typing import Any
 
-from .._portal import portal, run_here
+from .._portal import portal
 from ..commands.base import ERROUT, BaseCommand, as_arg
 from ..commands.plan import DataSource, FileTarget, Plan
 from ..exceptions import CommandNotFound, RedirectionError
 from ..transports.base import DEVNULL, PIPE, STDOUT
-from ..transports.local import LocalTransport, pipe_reader
-from .base import AsyncMachine, Machine
+from ..transports.local import LocalProcess, LocalTransport, is_foreground, pipe_reader, spawn_popen
+from .base import AsyncMachine, Machine, tee_writers
 from .cwd import LocalWorkdir
 from .env import Env
 from .job import Job, _feed
+from .local_run import Spawned, run_spawned
 from .processes import ProcInfo, parse_ps
 from .session import AsyncShellSession, ShellSession
 
@@ -133,6 +134,17 @@ class AsyncLocalMachine(AsyncMachine):
     async def _start(
         self, plan: Plan, *, stdin: Any = PIPE, stdout: Any = PIPE, stderr: Any = PIPE, detach: bool = False
     ) -> Job:
+        spawned = self._spawn(plan, stdin=stdin, stdout=stdout, stderr=stderr, detach=detach)
+        loop = asyncio.get_running_loop()
+        procs = [LocalProcess(p, loop, spawned.own_group) for p in spawned.popens]
+        stderr_reader = pipe_reader(spawned.shared_err_fd) if spawned.shared_err_fd is not None else procs[-1].stderr
+        feeders = [asyncio.ensure_future(_feed(procs[i].stdin, data)) for i, data in spawned.stdin_data]  # type: ignore[arg-type]
+        return Job(plan, procs, stderr_reader, None, feeders)  # type: ignore[arg-type]
+
+    def _spawn(
+        self, plan: Plan, *, stdin: Any = PIPE, stdout: Any = PIPE, stderr: Any = PIPE, detach: bool = False
+    ) -> Spawned:
+        """Start every stage, joined by OS pipes; no event loop needed (the sync path uses it too)."""
         for stage in plan.stages:
             if stage.machine.aio is not self:
                 raise RedirectionError(
@@ -141,9 +153,7 @@ class AsyncLocalMachine(AsyncMachine):
         env = self.env.getdict() if self.env.modified else None
         base_cwd = str(self.cwd)
         to_close: list[int] = []
-        procs = []
-        feeders = []
-        shared_err = None
+        spawned = Spawned(own_group=detach or not is_foreground(stdin, stdout))
         last = len(plan.stages) - 1
         try:
             err_target = stderr
@@ -151,7 +161,7 @@ class AsyncLocalMachine(AsyncMachine):
                 # one stderr pipe for every stage, read concurrently, like a terminal
                 read_fd, write_fd = os.pipe()
                 to_close.append(write_fd)
-                shared_err = pipe_reader(read_fd)
+                spawned.shared_err_fd = read_fd
                 err_target = write_fd
             upstream: int | Any = stdin
             for index, stage in enumerate(plan.stages):
@@ -172,7 +182,7 @@ class AsyncLocalMachine(AsyncMachine):
                 elif stage.stderr is not None:
                     s_err = _open(stage.stderr, cwd, to_close, write=True)
                 try:
-                    proc = await self.transport.spawn(
+                    popen = spawn_popen(
                         stage.argv, stdin=s_in, stdout=s_out, stderr=s_err, cwd=cwd,
                         env=_stage_env(env, stage.env), detach=detach,
                     )
@@ -180,17 +190,16 @@ class AsyncLocalMachine(AsyncMachine):
                     if not os.path.isdir(cwd):
                         raise FileNotFoundError(f"working directory does not exist: {cwd}") from exc
                     raise CommandNotFound(stage.argv[0], (), None) from exc
-                procs.append(proc)
+                spawned.popens.append(popen)
                 if data is not None:
-                    feeders.append(asyncio.ensure_future(_feed(proc.stdin, data)))  # type: ignore[arg-type]
+                    spawned.stdin_data.append((index, data))
         except BaseException:
-            for proc in procs:
-                proc.kill()
+            spawned.abandon()
             raise
         finally:
             for fd in to_close:
                 os.close(fd)
-        return Job(plan, procs, shared_err if shared_err is not None else procs[-1].stderr, None, feeders)
+        return spawned
 
     @staticmethod
     def _stdin_for(stage: Any, upstream: Any, cwd: str, to_close: list[int]) -> tuple[Any, bytes | None]:
@@ -258,7 +267,9 @@ class LocalMachine(Machine):
         return portal.call(self.aio.pgrep, pattern)
 
     def session(self, new_session: bool = False) -> ShellSession:
-        return ShellSession(portal.call(self.aio.session, new_session))
+        """A persistent shell: ``s.run("cd /tmp && ls | grep b")`` -> (rc, out, err)."""
+        shell = str(self.aio._which("sh"))
+        return ShellSession(spawn_popen([shell], detach=new_session))
 
     def close(self) -> None:
         """The local machine cannot be closed; this does nothing."""
@@ -277,11 +288,15 @@ class LocalMachine(Machine):
         result: str = "tuple",
     ) -> Any:
         # A local command run to completion owns nothing that outlives the
-        # call, so it runs on this thread's own loop: no hop to the portal.
-        return run_here(
-            self.aio.run_command, cmd, retcode=retcode, timeout=timeout, stdin=stdin, stdout=stdout,
-            stderr=stderr, tee=tee, tee_buffered=tee_buffered, result=result,
+        # call, so it runs right here on the caller's thread (see local_run).
+        portal.refuse_in_loop_thread()
+        plan = cmd.plan()
+        spawned = self.aio._spawn(plan, stdin=stdin, stdout=stdout, stderr=stderr)
+        echo = tee_writers() if tee else None
+        rc, out, err = run_spawned(
+            plan, spawned, retcode=retcode, timeout=timeout, echo=echo, keep_output=not tee or tee_buffered
         )
+        return rc if result == "retcode" else (rc, out, err)
 
 
 local = LocalMachine(AsyncLocalMachine())

@@ -201,20 +201,59 @@ class LocalProcess(Process):
         return await asyncio.shield(self._exited)
 
     def send_signal(self, sig: int) -> None:
-        # The group id is the leader's pid; it stays valid (and is never reused)
-        # while any member lives, so this also reaches children of an exited leader.
-        try:
-            if self._own_group:
-                os.killpg(self.pid, sig)
-            elif self._popen.returncode is None:
-                os.kill(self.pid, sig)
-        except ProcessLookupError:
-            pass
+        kill_group(self._popen, sig, self._own_group)
 
 
 def pipe_reader(fd: int) -> asyncio.StreamReader:
     """An asyncio.StreamReader over the read end of a pipe (takes ownership of ``fd``)."""
     return _PipeReader(asyncio.get_running_loop(), os.fdopen(fd, "rb", 0)).reader
+
+
+def spawn_popen(
+    argv: Sequence[str],
+    *,
+    stdin: Any = PIPE,
+    stdout: Any = PIPE,
+    stderr: Any = PIPE,
+    cwd: str | None = None,
+    env: Mapping[str, str] | None = None,
+    detach: bool = False,
+) -> subprocess.Popen:
+    """Start one process; blocking callers use this directly, no event loop involved.
+
+    Unless it runs in the foreground (stdin and stdout inherited) the process
+    leads its own process group, so a timeout or cancel kills the whole tree;
+    a foreground command stays in ours to receive the terminal's ^C.
+    """
+    kwargs: dict[str, Any] = {}
+    if detach:
+        kwargs["start_new_session"] = True
+    elif not is_foreground(stdin, stdout):
+        if sys.version_info >= (3, 11):
+            kwargs["process_group"] = 0
+        else:  # pragma: no cover - 3.10
+            kwargs["preexec_fn"] = os.setpgrp
+    return subprocess.Popen(
+        list(argv), stdin=stdin, stdout=stdout, stderr=stderr, cwd=cwd,
+        env=dict(env) if env is not None else None, **kwargs,
+    )
+
+
+def is_foreground(stdin: Any, stdout: Any) -> bool:
+    return stdin is None and stdout is None
+
+
+def kill_group(popen: subprocess.Popen, sig: int, own_group: bool) -> None:
+    """Signal the process's group (or just it, when it shares ours)."""
+    # The group id is the leader's pid; it stays valid (and is never reused)
+    # while any member lives, so this also reaches children of an exited leader.
+    try:
+        if own_group:
+            os.killpg(popen.pid, sig)
+        elif popen.returncode is None:
+            os.kill(popen.pid, sig)
+    except ProcessLookupError:
+        pass
 
 
 class LocalTransport(Transport):
@@ -231,19 +270,5 @@ class LocalTransport(Transport):
         env: Mapping[str, str] | None = None,
         detach: bool = False,
     ) -> Process:
-        kwargs: dict[str, Any] = {}
-        foreground = stdin is None and stdout is None
-        if detach:
-            kwargs["start_new_session"] = True
-        elif not foreground:
-            # Own process group, so a timeout or cancel kills the whole tree;
-            # a foreground command stays in ours to receive the terminal's ^C.
-            if sys.version_info >= (3, 11):
-                kwargs["process_group"] = 0
-            else:  # pragma: no cover - 3.10
-                kwargs["preexec_fn"] = os.setpgrp
-        popen = subprocess.Popen(
-            list(argv), stdin=stdin, stdout=stdout, stderr=stderr, cwd=cwd,
-            env=dict(env) if env is not None else None, **kwargs,
-        )
-        return LocalProcess(popen, asyncio.get_running_loop(), own_group=not foreground)
+        popen = spawn_popen(argv, stdin=stdin, stdout=stdout, stderr=stderr, cwd=cwd, env=env, detach=detach)
+        return LocalProcess(popen, asyncio.get_running_loop(), own_group=not is_foreground(stdin, stdout))
