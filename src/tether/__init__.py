@@ -28,6 +28,7 @@ from .exceptions import (
 )
 from .machines.job import BY_POSITION, BY_TYPE
 from .machines.local import LocalMachine, local
+from .machines.ssh import SshMachine
 
 __version__ = "0.1.0.dev0"
 
@@ -56,6 +57,7 @@ __all__ = [
     "ProcessTimedOut",
     "RedirectionError",
     "ShellSessionError",
+    "SshMachine",
     "TetherError",
     "local",
 ]

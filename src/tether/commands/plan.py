@@ -59,10 +59,18 @@ class Stage:
     stdin: FileTarget | DataSource | None = None
     stdout: FileTarget | None = None
     stderr: Any = None  # FileTarget | ERROUT | None
+    #: for a stage that runs other stages remotely (``ssh host LINE``): what
+    #: errors show as its command line, and the host it reaches
+    display: list[str] | None = None
+    host: str | None = None
 
     @property
     def machine(self) -> Any:
         return self.command.machine
+
+    @property
+    def shown_argv(self) -> list[str]:
+        return self.display if self.display is not None else self.argv
 
 
 @dataclass(frozen=True)
@@ -72,7 +80,7 @@ class Plan:
     @property
     def argv_display(self) -> list[str]:
         """What to show as "the command line" in errors."""
-        return self.stages[0].argv if len(self.stages) == 1 else ["sh", "-c", plan_shell_line(self)]
+        return self.stages[0].shown_argv if len(self.stages) == 1 else ["sh", "-c", plan_shell_line(self)]
 
     @property
     def encoding(self) -> str | None:

@@ -49,6 +49,7 @@ class Job:
         stderr: asyncio.StreamReader | None,
         host: str | None,
         helpers: Iterable[asyncio.Task] = (),
+        remote_killers: Iterable[Any] = (),
     ) -> None:
         self.plan = plan
         self.procs = procs
@@ -57,6 +58,7 @@ class Job:
         self.stderr = stderr
         self.host = host
         self._helpers = list(helpers)  # stdin feeders: cancelled with the job
+        self._remote_killers = list(remote_killers)  # end remote stages' processes on kill
 
     # -- identity ----------------------------------------------------------
     @property
@@ -80,6 +82,10 @@ class Job:
 
     # -- control -----------------------------------------------------------
     def send_signal(self, sig: int) -> None:
+        if self._remote_killers and self.returncode is None:
+            from .local_run import run_killers
+
+            run_killers(self._remote_killers, sig)  # the remote side of ssh stages first
         for proc in self.procs:
             proc.send_signal(sig)
 
@@ -97,7 +103,12 @@ class Job:
 
     async def _reap(self) -> None:
         """Kill everything and wait for it (used on timeout and cancellation)."""
-        self.kill()
+        if self._remote_killers and self.returncode is None:
+            from .local_run import run_killers
+
+            await asyncio.to_thread(run_killers, self._remote_killers)
+        for proc in self.procs:
+            proc.kill()
         for task in self._helpers:
             task.cancel()
         await asyncio.shield(asyncio.gather(*(p.wait() for p in self.procs), return_exceptions=True))
@@ -222,7 +233,7 @@ def check_exit(plan: Plan, codes: list, retcode: Any, stdout: Any, stderr: Any, 
         from ..commands.plan import plan_shell_line
 
         where = f"stage {failed + 1} of {last + 1} in pipeline: {plan_shell_line(plan)}"
-    raise ProcessExecutionError(stage.argv, codes[failed], stdout, stderr, host, where)
+    raise ProcessExecutionError(stage.shown_argv, codes[failed], stdout, stderr, stage.host or host, where)
 
 
 def pipefail(codes: list[int]) -> int:

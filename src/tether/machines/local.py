@@ -18,8 +18,10 @@ a shell's terminal, which tether reads concurrently with stdout.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from .._portal import portal
@@ -139,21 +141,17 @@ class AsyncLocalMachine(AsyncMachine):
         procs = [LocalProcess(p, loop, spawned.own_group) for p in spawned.popens]
         stderr_reader = pipe_reader(spawned.shared_err_fd) if spawned.shared_err_fd is not None else procs[-1].stderr
         feeders = [asyncio.ensure_future(_feed(procs[i].stdin, data)) for i, data in spawned.stdin_data]  # type: ignore[arg-type]
-        return Job(plan, procs, stderr_reader, None, feeders)  # type: ignore[arg-type]
+        return Job(spawned.plan, procs, stderr_reader, None, feeders, spawned.remote_killers)  # type: ignore[arg-type]
 
     def _spawn(
         self, plan: Plan, *, stdin: Any = PIPE, stdout: Any = PIPE, stderr: Any = PIPE, detach: bool = False
     ) -> Spawned:
         """Start every stage, joined by OS pipes; no event loop needed (the sync path uses it too)."""
-        for stage in plan.stages:
-            if stage.machine.aio is not self:
-                raise RedirectionError(
-                    f"pipeline mixes machines ({stage.machine!r}); cross-machine pipelines need a remote machine"
-                )
+        plan, killers = self._localize(plan)
         env = self.env.getdict() if self.env.modified else None
         base_cwd = str(self.cwd)
         to_close: list[int] = []
-        spawned = Spawned(own_group=detach or not is_foreground(stdin, stdout))
+        spawned = Spawned(plan, own_group=detach or not is_foreground(stdin, stdout), remote_killers=killers)
         last = len(plan.stages) - 1
         try:
             err_target = stderr
@@ -200,6 +198,29 @@ class AsyncLocalMachine(AsyncMachine):
             for fd in to_close:
                 os.close(fd)
         return spawned
+
+    def _localize(self, plan: Plan) -> tuple[Plan, list[Callable[[int], None]]]:
+        """Replace each run of stages on a remote machine by the local client process running them.
+
+        ``(rem["ls"] | rem["grep"]["b"] | local["wc"])`` becomes
+        ``ssh rem 'ls | grep b' | wc``: remote stages stay together remotely,
+        and the pipes between the client and local stages are OS pipes.
+        """
+        if all(stage.machine.aio is self for stage in plan.stages):
+            return plan, []
+        stages: list[Any] = []
+        killers = []
+        for machine, group in itertools.groupby(plan.stages, key=lambda s: s.machine.aio):
+            if machine is self:
+                stages.extend(group)
+                continue
+            to_local = getattr(machine, "_local_stage", None)
+            if to_local is None:
+                raise RedirectionError(f"cannot run a pipeline stage on {machine!r} from here")
+            stage, killer = to_local(list(group))
+            stages.append(stage)
+            killers.append(killer)
+        return Plan(stages), killers
 
     @staticmethod
     def _stdin_for(stage: Any, upstream: Any, cwd: str, to_close: list[int]) -> tuple[Any, bytes | None]:
@@ -294,7 +315,7 @@ class LocalMachine(Machine):
         spawned = self.aio._spawn(plan, stdin=stdin, stdout=stdout, stderr=stderr)
         echo = tee_writers() if tee else None
         rc, out, err = run_spawned(
-            plan, spawned, retcode=retcode, timeout=timeout, echo=echo, keep_output=not tee or tee_buffered
+            spawned, retcode=retcode, timeout=timeout, echo=echo, keep_output=not tee or tee_buffered
         )
         return rc if result == "retcode" else (rc, out, err)
 

@@ -32,7 +32,11 @@ _OUT = select.POLLOUT | select.POLLERR
 class Spawned:
     """The processes of a local plan, just started."""
 
+    #: the plan as run: remote stages replaced by their local client processes
+    plan: Plan
     own_group: bool
+    #: end the remote side of client processes (killing ``ssh`` alone would not)
+    remote_killers: list[Callable[[int], None]] = field(default_factory=list)
     popens: list[subprocess.Popen] = field(default_factory=list)
     #: read end of the stderr pipe all stages share (pipelines only)
     shared_err_fd: int | None = None
@@ -40,6 +44,7 @@ class Spawned:
     stdin_data: list[tuple[int, bytes]] = field(default_factory=list)
 
     def kill(self) -> None:
+        run_killers(self.remote_killers)
         for popen in self.popens:
             kill_group(popen, signal.SIGKILL, self.own_group)
 
@@ -63,8 +68,16 @@ class Spawned:
             self.shared_err_fd = None
 
 
+def run_killers(killers: list[Callable[[int], None]], sig: int = signal.SIGKILL) -> None:
+    """Signal the remote process groups of client stages (best effort)."""
+    for signal_remote in killers:
+        try:
+            signal_remote(sig)
+        except Exception:  # the connection may be gone too; keep cleaning up
+            pass
+
+
 def run_spawned(
-    plan: Plan,
     spawned: Spawned,
     *,
     retcode: Any = 0,
@@ -73,6 +86,7 @@ def run_spawned(
     keep_output: bool = True,
 ) -> tuple[int, Any, Any]:
     """Feed, drain and wait; check the exit code; return ``(rc, stdout, stderr)`` decoded."""
+    plan = spawned.plan
     deadline = None if timeout is None else time.monotonic() + timeout
     out: list[bytes] = []
     err: list[bytes] = []
@@ -89,6 +103,7 @@ def run_spawned(
         raise
     spawned.close_pipes()
     stdout, stderr = decode(b"".join(out), plan.encoding), decode(b"".join(err), plan.encoding)
+    spawned.remote_killers.clear()  # finished: nothing left to kill
     check_exit(plan, codes, retcode, stdout, stderr, None)
     return pipefail(codes), stdout, stderr
 

@@ -1,0 +1,464 @@
+"""What every machine reached through a remote POSIX shell shares.
+
+A remote machine turns the stages of a pipeline that run on it into ONE
+shell line (:mod:`tether.commands.remote_line`) and runs that line through
+a local client process (``ssh`` on the ControlMaster, ``plink``). The local
+machine then treats that client like any other process, so remote, local
+and mixed pipelines stream through OS pipes with the same timeouts, exit
+codes and cleanup::
+
+    (rem["ls"] | rem["grep"]["b"])()        # one pipeline, run remotely
+    (rem["cat"]["/var/log/syslog"] | local["grep"]["err"])()   # streams across
+
+Small questions (``which``, ``cwd``, path tests) go to a *control shell*:
+one persistent ``sh`` on the remote, framed like ``session()``, so they cost
+a round trip, not a process. Every command's remote shell records its pid,
+so a timeout or a kill ends the remote process group too, not just the
+local client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import posixpath
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any
+
+from ..commands.base import BaseCommand, Command, as_arg
+from ..commands.plan import DataSource, FileTarget, Plan, Stage, plan_shell_line
+from ..commands.quoting import quote
+from ..commands.remote_line import remote_line
+from ..exceptions import ClosedError, CommandNotFound
+from ..transports.base import DEVNULL, PIPE
+from .base import AsyncMachine, Machine
+from .env import Env
+from .job import Job
+from .processes import ProcInfo, parse_ps
+from .session import ShellSession
+
+_PS = "ps -e -ww -o pid=,uid=,stat=,args="
+
+
+class RemoteWorkdir:
+    """The remote working directory that commands start in.
+
+    ::
+
+        rem.cwd                      # <RemoteWorkdir /root>
+        with rem.cwd("/tmp"):        # for the block
+            rem["pwd"]()             # '/tmp\\n'
+        rem.cwd.chdir("..")
+        rem.cwd / "x"                # a RemotePath
+    """
+
+    def __init__(self, machine: AsyncRemoteMachine) -> None:
+        self._machine = machine
+        self._stack: list[str] = []
+
+    @property
+    def _path(self) -> str:
+        return self._machine._state().cwd
+
+    def __str__(self) -> str:
+        return self._path
+
+    def __repr__(self) -> str:
+        return f"<RemoteWorkdir {self._path}>"
+
+    def __eq__(self, other: object) -> bool:
+        return str(self) == str(other)
+
+    def __hash__(self) -> int:
+        return hash(self._path)
+
+    def __truediv__(self, other: Any) -> Any:
+        return self.getpath() / other
+
+    def getpath(self) -> Any:
+        return self._machine._make_path(self._path)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.getpath(), name)
+
+    def chdir(self, newdir: Any) -> Any:
+        """Change directory (checked remotely: a missing directory raises)."""
+        target = posixpath.join(self._path, as_arg(newdir))
+        _, out, _ = self._machine._control(f"cd {quote(target)} && pwd")
+        self._machine._state().cwd = out.rstrip("\n")
+        return self.getpath()
+
+    @contextmanager
+    def __call__(self, newdir: Any) -> Iterator[Any]:
+        previous = self._path
+        try:
+            yield self.chdir(newdir)
+        finally:
+            self._machine._state().cwd = previous
+
+
+class _RemoteState:
+    """What we learned from the remote on first contact."""
+
+    def __init__(self, cwd: str, env: dict[str, str], uname: str, run_dir: str) -> None:
+        self.home = cwd
+        self.cwd = cwd
+        self.baseline_env = env
+        self.uname = uname
+        self.run_dir = run_dir  # private temp dir for per-command pid files
+
+
+class AsyncRemoteMachine(AsyncMachine):
+    """The async core shared by SshMachine and PuttyMachine.
+
+    Subclasses provide :meth:`_client_argv` (a local argv that runs a shell
+    line remotely) and :meth:`_connect_blocking` / :meth:`_disconnect`.
+    """
+
+    def __init__(self, host: str) -> None:
+        super().__init__()
+        self.host = host
+        self.facade: Any = None  # the sync Machine users hold (commands point at it)
+        self._control_session: ShellSession | None = None
+        self._control_lock = threading.Lock()
+        self._remote: _RemoteState | None = None
+        self._env: Env | None = None
+        self.cwd = RemoteWorkdir(self)
+        self._which_cache: dict[tuple[str, str], Any] = {}
+        self._pidfiles = itertools.count()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.host}>"
+
+    # -- transport hooks ---------------------------------------------------------
+    def _client_argv(self, line: str) -> list[str]:
+        raise NotImplementedError
+
+    def _connect_blocking(self) -> None:
+        raise NotImplementedError
+
+    def _disconnect(self) -> None:
+        raise NotImplementedError
+
+    async def connect(self) -> None:
+        """Open the connection (the sync machines do this in their constructor)."""
+        await asyncio.to_thread(self._connect_blocking)
+
+    # -- the control shell ---------------------------------------------------------
+    def _control(self, text: str, retcode: Any = 0) -> tuple:
+        """Run shell text in the control shell: ``(rc, out, err)``."""
+        self._check_open()
+        with self._control_lock:
+            session = self._control_session
+            if session is None or not session.alive:
+                from ..transports.local import spawn_popen
+
+                session = self._control_session = ShellSession(spawn_popen(self._client_argv("sh")), host=self.host)
+        return session.run(text, retcode=retcode)
+
+    def _state(self) -> _RemoteState:
+        if self._remote is None:
+            # one round trip: home, environment (NUL-separated), OS name, a private run dir
+            _, out, _ = self._control(
+                'pwd; uname -s; d=$(mktemp -d "${TMPDIR:-/tmp}/tether-run.XXXXXX") && echo "$d"; env -0 2>/dev/null'
+            )
+            cwd, uname, run_dir, env_blob = [*out.split("\n", 3), "", "", "", ""][:4]
+            env = dict(item.split("=", 1) for item in env_blob.split("\0") if "=" in item)
+            self._remote = _RemoteState(cwd, env, uname, run_dir)
+        return self._remote
+
+    @property
+    def env(self) -> Env:
+        """The remote environment; changes apply to every command run afterwards."""
+        if self._env is None:
+            self._env = Env(dict(self._state().baseline_env), make_path=self._make_path)
+        return self._env
+
+    def _env_delta(self) -> tuple[dict[str, str], list[str]]:
+        env = self._env
+        if env is None or not env.modified:
+            return {}, []
+        baseline = self._state().baseline_env
+        changed = {k: v for k, v in env.items() if baseline.get(k) != v}
+        unset = [k for k in baseline if k not in env]
+        return changed, unset
+
+    # -- lookups -------------------------------------------------------------------
+    def _make_path(self, *parts: Any) -> Any:
+        from ..paths.remote import RemotePath
+
+        return RemotePath(self.facade, *parts)
+
+    def path(self, *parts: Any) -> Any:
+        """A RemotePath; relative parts are taken from the remote working directory."""
+        return self._make_path(str(self.cwd), *parts)
+
+    def _resolve(self, name: Any) -> Any:
+        name = as_arg(name)
+        if "/" in name:
+            full = posixpath.join(str(self.cwd), name)
+            rc, _, _ = self._control(f"test -f {quote(full)} && test -x {quote(full)}", retcode=None)
+            if rc != 0:
+                raise CommandNotFound(name, (), self.host)
+            return self._make_path(full)
+        return self._which(name)
+
+    def _which(self, progname: str) -> Any:
+        path_var = self.env.get("PATH", "")
+        key = (progname, path_var)
+        found = self._which_cache.get(key)
+        if found is None:
+            names = [progname] + ([progname.replace("_", "-")] if "_" in progname else [])
+            # a file search, as which(1) does: `command -v` would also report builtins
+            probe = (
+                f"( IFS=:; for n in {' '.join(quote(n) for n in names)}; do for d in $_tether_path; do "
+                '[ -f "$d/$n" ] && [ -x "$d/$n" ] && { printf \'%s\\n\' "$d/$n"; exit 0; }; done; done; exit 1 )'
+            )
+            rc, out, _ = self._control(f"_tether_path={quote(path_var)}; {probe}", retcode=None)
+            if rc != 0:
+                raise CommandNotFound(progname, path_var.split(":"), self.host)
+            found = self._which_cache[key] = self._make_path(out.strip("\n"))
+        return found
+
+    async def which(self, progname: str) -> Any:
+        """Full remote path of ``progname`` on the remote PATH, else CommandNotFound."""
+        return await asyncio.to_thread(self._which, progname)
+
+    @property
+    def python(self) -> Any:
+        """The remote's Python 3 interpreter, as a command."""
+        return self.facade.get("python3", "python")
+
+    @property
+    def uname(self) -> str:
+        return self._state().uname
+
+    def tempdir(self) -> Any:
+        """Context manager: a fresh remote temporary directory, removed afterwards."""
+
+        @contextmanager
+        def manage() -> Iterator[Any]:
+            _, out, _ = self._control('mktemp -d "${TMPDIR:-/tmp}/tether.XXXXXX"')
+            path = self._make_path(out.strip("\n"))
+            try:
+                yield path
+            finally:
+                if not self._closed:
+                    self._control(f"rm -rf -- {quote(str(path))}", retcode=None)
+
+        return manage()
+
+    # -- processes -------------------------------------------------------------------
+    async def list_processes(self) -> list[ProcInfo]:
+        """Every process on the remote machine (``ps``)."""
+        _, out, _ = await asyncio.to_thread(self._control, _PS)
+        return parse_ps(out)
+
+    async def pgrep(self, pattern: str) -> list[ProcInfo]:
+        """Remote processes whose command line matches the regular expression ``pattern``."""
+        import re
+
+        regex = re.compile(pattern)
+        return [p for p in await self.list_processes() if regex.search(p.args)]
+
+    def _session_process(self) -> Any:
+        from ..transports.local import spawn_popen
+
+        self._check_open()
+        return spawn_popen(self._client_argv("sh"))
+
+    async def session(self, new_session: bool = False) -> Any:
+        """A persistent remote shell; see :class:`tether.machines.session.AsyncShellSession`."""
+        from .session import AsyncShellSession
+
+        job = await self._local()._start(self._shell_plan(), stdin=PIPE, stdout=PIPE, stderr=PIPE)
+        return AsyncShellSession(job)
+
+    def _shell_plan(self) -> Any:
+        argv = self._client_argv("sh")
+        return Plan([Stage(Command(_local_facade(), argv[0]), argv, host=self.host)])
+
+    # -- execution ---------------------------------------------------------------------
+    @staticmethod
+    def _local() -> Any:
+        from .local import local
+
+        return local.aio
+
+    async def _start(
+        self, plan: Any, *, stdin: Any = PIPE, stdout: Any = PIPE, stderr: Any = PIPE, detach: bool = False
+    ) -> Job:
+        self._check_open()
+        return await self._local()._start(plan, stdin=stdin, stdout=stdout, stderr=stderr, detach=detach)
+
+    def _local_stage(self, stages: list[Stage]) -> tuple[Stage, Callable[[int], None]]:
+        """One local stage (the client process) that runs ``stages`` remotely.
+
+        Redirections from or to LOCAL paths, and ``<<`` data, stay with the
+        client process; everything else becomes part of the remote line.
+        """
+        self._check_open()
+        stages = list(stages)
+        first, last = stages[0], stages[-1]
+        stdin = first.stdin if isinstance(first.stdin, DataSource) or _is_local_file(first.stdin) else None
+        stdout = last.stdout if _is_local_file(last.stdout) else None
+        stderr = last.stderr if _is_local_file(last.stderr) else None
+        if stdin is not None:
+            stages[0] = replace(stages[0], stdin=None)
+        if stdout is not None or stderr is not None:
+            stages[-1] = replace(
+                stages[-1],
+                stdout=None if stdout is not None else stages[-1].stdout,
+                stderr=None if stderr is not None else stages[-1].stderr,
+            )
+        state = self._state()
+        changed, unset = self._env_delta()
+        line = remote_line(stages, cwd=state.cwd if state.cwd != state.home else None, env=changed, unset=unset)
+        pidfile = quote(f"{state.run_dir}/{next(self._pidfiles)}")
+        # the remote shell leads its own process group (sshd calls setsid), so
+        # its recorded pid is the group a kill must reach
+        wrapped = f"echo $$ >{pidfile} && {{ {line}\n}}; _tether_rc=$?; rm -f {pidfile}; exit $_tether_rc"
+        argv = self._client_argv(wrapped)
+        display = stages[0].shown_argv if len(stages) == 1 else ["sh", "-c", plan_shell_line(Plan(stages))]
+        client = Command(_local_facade(), argv[0], last.command.encoding)
+        stage = Stage(client, argv, stdin=stdin, stdout=stdout, stderr=stderr, display=display, host=self.host)
+
+        def signal_remote(sig: int) -> None:
+            if not self._closed:
+                # `kill -s NAME -- -PGID`: dash's kill takes no `-KILL --` form
+                name = signal.Signals(sig).name[3:]
+                self._control(f"kill -s {name} -- -$(cat {pidfile} 2>/dev/null) 2>/dev/null", retcode=None)
+
+        return stage, signal_remote
+
+    async def nohup_command(
+        self, cmd: BaseCommand, *, cwd: str = ".", stdout: str = "nohup.out", stderr: str | None = None, append: bool = True
+    ) -> Job:
+        """Start ``cmd`` detached on the remote (it outlives the connection), output to remote files."""
+        self._check_open()
+        stages = cmd.plan().stages
+        state = self._state()
+        inner = remote_line(stages)
+        redirect = (">>" if append else ">") + " " + quote(stdout)
+        err = "2>&1" if stderr is None else ("2>>" if append else "2>") + " " + quote(stderr)
+        where = posixpath.join(state.cwd, cwd)
+        changed, unset = self._env_delta()
+        line = remote_line(
+            [Stage(stages[0].command, ["nohup", "sh", "-c", inner])], cwd=where, env=changed, unset=unset
+        ) + f" {redirect} {err} </dev/null &"
+        argv = self._client_argv(line)
+        plan = Plan([Stage(Command(_local_facade(), argv[0]), argv, display=["nohup", *stages[0].shown_argv], host=self.host)])
+        return await self._local()._start(plan, stdin=DEVNULL, stdout=DEVNULL, stderr=DEVNULL)
+
+    # -- closing -----------------------------------------------------------------------
+    def _close_blocking(self) -> None:
+        if self._closed:
+            return
+        session, self._control_session = self._control_session, None
+        if session is not None:
+            if self._remote is not None and session.alive:
+                run_dir = quote(self._remote.run_dir)
+                # commands still running die with the connection (nohup ones are not recorded here)
+                stop = f'for f in {run_dir}/*; do [ -f "$f" ] && kill -s KILL -- -$(cat "$f") 2>/dev/null; done'
+                try:
+                    session.run(f"{stop}; rm -rf -- {run_dir}", retcode=None, timeout=5)
+                except Exception:  # best effort on the way out
+                    pass
+            session.close()
+        self._closed = True
+        self._disconnect()
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._close_blocking)
+
+
+def _local_facade() -> Any:
+    from .local import local
+
+    return local
+
+
+def _is_local_file(target: Any) -> bool:
+    from ..paths.local import LocalPath
+
+    return isinstance(target, FileTarget) and isinstance(target.path, LocalPath)
+
+
+class RemoteMachine(Machine):
+    """The blocking facade of a remote machine: connects on construction."""
+
+    aio: AsyncRemoteMachine
+
+    def __init__(self, aio: AsyncRemoteMachine) -> None:
+        super().__init__(aio)
+        aio.facade = self
+        aio._connect_blocking()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.aio.host}>"
+
+    @property
+    def cwd(self) -> RemoteWorkdir:
+        return self.aio.cwd
+
+    def which(self, progname: str) -> Any:
+        return self.aio._which(progname)
+
+    def path(self, *parts: Any) -> Any:
+        return self.aio.path(*parts)
+
+    @property
+    def python(self) -> Any:
+        return self.aio.python
+
+    def tempdir(self) -> Any:
+        return self.aio.tempdir()
+
+    @property
+    def uname(self) -> str:
+        return self.aio.uname
+
+    def list_processes(self) -> list[ProcInfo]:
+        return parse_ps(self.aio._control(_PS)[1])
+
+    def pgrep(self, pattern: str) -> list[ProcInfo]:
+        import re
+
+        regex = re.compile(pattern)
+        return [p for p in self.list_processes() if regex.search(p.args)]
+
+    def session(self, new_session: bool = False) -> ShellSession:
+        """A persistent remote shell: ``s.run("cd /tmp && ls | grep b")`` -> (rc, out, err)."""
+        return ShellSession(self.aio._session_process(), host=self.aio.host)
+
+    def close(self) -> None:
+        self.aio._close_blocking()
+
+    def _control(self, text: str, retcode: Any = 0) -> tuple:
+        return self.aio._control(text, retcode)
+
+    @property
+    def closed(self) -> bool:
+        return self.aio._closed
+
+    def _check_open(self) -> None:
+        if self.aio._closed:
+            raise ClosedError(f"{self!r} is closed")
+
+    # Commands run as local client processes: the local machine's blocking
+    # runner handles them (and mixed local/remote pipelines) directly.
+    def run_command(self, cmd: BaseCommand, **kwargs: Any) -> Any:
+        from .local import local
+
+        return local.run_command(cmd, **kwargs)
+
+    def popen_command(self, cmd: BaseCommand, **kwargs: Any) -> Any:
+        from .local import local
+
+        return local.popen_command(cmd, **kwargs)

@@ -1,0 +1,125 @@
+"""``SshMachine``: a remote machine through the system ``ssh`` client.
+
+::
+
+    from tether import SshMachine
+    with SshMachine("host", user="john", keyfile="~/.ssh/id_ed25519") as rem:
+        rem["ls"]("-a")
+        (rem["ls"] | rem["grep"]["b"])()      # one pipeline, on the remote
+        rem.session().run("cd /tmp && ls")
+
+One ControlMaster connection carries every command (see
+:mod:`tether.transports.openssh`); ``close()`` ends it. Host keys are
+verified against known_hosts (``host_key_policy="strict"``) unless you
+choose ``"accept-new"`` or ``"ignore"``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Sequence
+from typing import Any
+
+from ..exceptions import ConnectError
+from ..transports.openssh import ControlMaster, connection_options
+from .remote import AsyncRemoteMachine, RemoteMachine
+
+
+class AsyncSshMachine(AsyncRemoteMachine):
+    """Async core of :class:`SshMachine` (``await AsyncSshMachine(...).connect()``)."""
+
+    def __init__(
+        self,
+        host: str,
+        user: str | None = None,
+        port: int | None = None,
+        keyfile: Any = None,
+        password: str | None = None,
+        ssh_command: Any = None,
+        scp_command: Any = None,
+        ssh_opts: Sequence[str] = (),
+        scp_opts: Sequence[str] = (),
+        connect_timeout: float = 10,
+        known_hosts: Any = None,
+        host_key_policy: str = "strict",
+    ) -> None:
+        super().__init__(host)
+        self.user = user
+        self.port = port
+        ssh = os.fspath(ssh_command) if ssh_command is not None else shutil.which("ssh")
+        if not ssh:
+            raise ConnectError("the OpenSSH client (ssh) is not installed", host)
+        self.ssh_command = ssh
+        self.scp_command = os.fspath(scp_command) if scp_command is not None else "scp"
+        self.scp_opts = list(scp_opts)
+        self.connect_timeout = connect_timeout
+        options = connection_options(
+            user=user, port=port, keyfile=keyfile, known_hosts=known_hosts, host_key_policy=host_key_policy,
+            connect_timeout=connect_timeout, batch=password is None,
+        )
+        self._master = ControlMaster(ssh, host, [*options, *ssh_opts], password)
+
+    def __repr__(self) -> str:
+        who = f"{self.user}@" if self.user else ""
+        port = f":{self.port}" if self.port else ""
+        return f"<SshMachine ssh://{who}{self.host}{port}>"
+
+    def _connect_blocking(self) -> None:
+        self._master.start(self.connect_timeout)
+
+    def _disconnect(self) -> None:
+        self._master.close()
+
+    def _client_argv(self, line: str) -> list[str]:
+        return self._master.client_argv(line)
+
+    @property
+    def control_path(self) -> str:
+        """The ControlMaster socket: ``ssh -S <it> host`` rides on this connection."""
+        return self._master.socket
+
+
+class SshMachine(RemoteMachine):
+    """A remote machine over the system ``ssh``, one multiplexed connection.
+
+    Arguments follow plumbum's ``SshMachine``; ``known_hosts`` and
+    ``host_key_policy`` ("strict", "accept-new", "ignore") control host-key
+    checks, and a ``password`` is passed through ``SSH_ASKPASS``, never on a
+    command line.
+    """
+
+    aio: AsyncSshMachine
+
+    def __init__(
+        self,
+        host: str,
+        user: str | None = None,
+        port: int | None = None,
+        keyfile: Any = None,
+        password: str | None = None,
+        ssh_command: Any = None,
+        scp_command: Any = None,
+        ssh_opts: Sequence[str] = (),
+        scp_opts: Sequence[str] = (),
+        connect_timeout: float = 10,
+        known_hosts: Any = None,
+        host_key_policy: str = "strict",
+    ) -> None:
+        super().__init__(
+            AsyncSshMachine(
+                host, user=user, port=port, keyfile=keyfile, password=password, ssh_command=ssh_command,
+                scp_command=scp_command, ssh_opts=ssh_opts, scp_opts=scp_opts, connect_timeout=connect_timeout,
+                known_hosts=known_hosts, host_key_policy=host_key_policy,
+            )
+        )
+
+    def __repr__(self) -> str:
+        return repr(self.aio)
+
+    @property
+    def control_path(self) -> str:
+        return self.aio.control_path
+
+
+__all__ = ["AsyncSshMachine", "SshMachine"]
