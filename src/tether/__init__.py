@@ -28,6 +28,7 @@ from .exceptions import (
 )
 from .machines.job import BY_POSITION, BY_TYPE
 from .machines.local import LocalMachine, local
+from .machines.putty import PuttyMachine
 from .machines.ssh import SshMachine
 
 __version__ = "0.1.0.dev0"
@@ -55,6 +56,7 @@ __all__ = [
     "ProcessExecutionError",
     "ProcessLineTimedOut",
     "ProcessTimedOut",
+    "PuttyMachine",
     "RedirectionError",
     "ShellSessionError",
     "SshMachine",

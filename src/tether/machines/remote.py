@@ -24,6 +24,7 @@ import itertools
 import posixpath
 import signal
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -399,6 +400,8 @@ class RemoteMachine(Machine):
         super().__init__(aio)
         aio.facade = self
         aio._connect_blocking()
+        # a machine dropped without close(), or still open at exit, still hangs up
+        self._finalizer = weakref.finalize(self, aio._close_blocking)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.aio.host}>"
@@ -438,7 +441,7 @@ class RemoteMachine(Machine):
         return ShellSession(self.aio._session_process(), host=self.aio.host)
 
     def close(self) -> None:
-        self.aio._close_blocking()
+        self._finalizer()
 
     def _control(self, text: str, retcode: Any = 0) -> tuple:
         return self.aio._control(text, retcode)

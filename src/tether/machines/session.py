@@ -58,7 +58,8 @@ class Framing:
         # the command's stdin is /dev/null: it must not eat the next commands
         return (
             f"command eval {quote(text)} </dev/null\n"
-            f"printf '%s:%d\\n' {self.marker} \"$?\"; printf '%s\\n' {self.marker} >&2\n"
+            # stderr's marker first: by the time stdout's arrives it is usually there too
+            f"_tether_rc=$?; printf '%s\\n' {self.marker} >&2; printf '%s:%d\\n' {self.marker} $_tether_rc\n"
         ).encode(self.encoding, "surrogateescape")
 
     def stdout_end(self, buffer: bytes | bytearray) -> tuple[int, int] | None:
@@ -85,8 +86,24 @@ def _command_text(cmd: Any) -> str:
     return cmd.shell_line() if isinstance(cmd, BaseCommand) else str(cmd)
 
 
-def _ended(code: int | None) -> ShellSessionError:
-    return ShellSessionError(f"the shell exited (exit code {code}) during the command")
+def _ended(code: int | None, stderr: bytes = b"") -> ShellSessionError:
+    text = stderr.decode("utf-8", "replace").strip()
+    said = f": {text[-500:]}" if text else ""
+    return ShellSessionError(f"the shell exited (exit code {code}) during the command{said}")
+
+
+def _rest_of(fd: int, wait: float = 1.0) -> bytes:
+    """Whatever is left to read on ``fd`` (the process has exited), within ``wait`` seconds."""
+    chunks = []
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    deadline = time.monotonic() + wait
+    while poller.poll(max(0.0, deadline - time.monotonic()) * 1000):
+        chunk = os.read(fd, _CHUNK)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -137,7 +154,8 @@ class ShellSession:
         try:
             _write_all(self._stdin_fd, self._framing.script(text))
         except BrokenPipeError:
-            raise _ended(process.wait()) from None
+            code = process.wait()
+            raise _ended(code, _rest_of(self._err_fd)) from None
         out_fd, err_fd, poller = self._out_fd, self._err_fd, self._poller
         buffers = {out_fd: bytearray(), err_fd: bytearray()}
         out_end: tuple[int, int] | None = None
@@ -153,7 +171,9 @@ class ShellSession:
             for fd, _ in events:
                 chunk = os.read(fd, _CHUNK)
                 if not chunk:
-                    raise _ended(process.wait())
+                    code = process.wait()
+                    err = bytes(buffers[err_fd]) + (_rest_of(err_fd) if fd != err_fd else b"")
+                    raise _ended(code, err)
                 buffer = buffers[fd]
                 buffer += chunk
                 if fd == out_fd:

@@ -1,0 +1,184 @@
+"""SshMachine against the real sshd of the fixture: the seed guide's remote examples."""
+
+import os
+import time
+
+import pytest
+
+from tether import (
+    ERROUT,
+    AuthenticationError,
+    ClosedError,
+    CommandNotFound,
+    HostKeyError,
+    ProcessExecutionError,
+    ProcessTimedOut,
+    SshMachine,
+    local,
+)
+from tether.paths.local import LocalPath
+
+pytestmark = pytest.mark.sshd
+
+
+def connect(server, **kwargs):
+    options = dict(user=server.user, port=server.port, keyfile=server.client_key, known_hosts=server.known_hosts)
+    options.update(kwargs)
+    return SshMachine(server.host, **options)
+
+
+@pytest.fixture(scope="module")
+def rem(sshd_server):
+    with connect(sshd_server) as machine:
+        yield machine
+
+
+def test_commands_resolve_and_run_remotely(rem):
+    ls = rem["ls"]
+    assert str(ls.executable).endswith("/ls") and rem.which("ls") == ls.executable
+    assert rem["/bin/sh"]("-c", "echo $0") == "/bin/sh\n"
+    assert rem.cmd.echo("a b'c", "$HOME", "`id`") == "a b'c $HOME `id`\n"
+    assert "ls" in rem and "no-such-program-xyz" not in rem
+    assert rem.get("no-such-program-xyz", "cat").executable == rem.which("cat")
+    with pytest.raises(CommandNotFound):
+        rem["no-such-program-xyz"]
+    assert rem.uname == "Linux"
+
+
+def test_exit_codes_and_errors_name_the_host(rem):
+    with pytest.raises(ProcessExecutionError) as info:
+        rem["sh"]("-c", "echo out; echo err >&2; exit 3")
+    error = info.value
+    assert (error.retcode, error.stdout, error.stderr) == (3, "out\n", "err\n")
+    assert error.host == rem.host and "exit 3" in str(error)
+    assert rem["sh"]["-c", "exit 4"].run(retcode=None)[0] == 4
+
+
+def test_remote_pipeline_runs_remotely_with_pipefail(rem):
+    assert (rem["printf"]["a\nb\nab\n"] | rem["grep"]["b"])() == "b\nab\n"
+    assert (rem["yes"] | rem["head"]["-1"])() == "y\n"  # upstream SIGPIPE is not a failure
+    with pytest.raises(ProcessExecutionError) as info:
+        (rem["sh"]["-c", "exit 5"] | rem["cat"])()
+    assert info.value.retcode == 5
+
+
+def test_big_remote_pipeline_moves_nothing_through_this_process(rem):
+    before = _bytes_read_by_us()
+    assert (rem["head"]["-c", "100000000", "/dev/zero"] | rem["wc"]["-c"])().strip() == "100000000"
+    assert _bytes_read_by_us() - before < 1_000_000
+
+
+def _bytes_read_by_us():
+    with open("/proc/self/io") as f:
+        return dict(line.split(": ") for line in f.read().splitlines())["rchar"].__int__()
+
+
+def test_mixed_pipelines_stream_both_ways(rem):
+    assert (rem["printf"]["x\ny\n"] | local["grep"]["y"])() == "y\n"
+    assert (local["printf"]["x\ny\n"] | rem["grep"]["x"])() == "x\n"
+    assert (local["seq"]["200000"] | rem["wc"]["-l"] | local["tr"]["-d", " "])() == "200000\n"
+    with pytest.raises(ProcessExecutionError):
+        (rem["sh"]["-c", "exit 2"] | local["cat"])()
+
+
+def test_redirections_remote_and_local(rem, tmp_path):
+    with rem.tempdir() as d:
+        remote_file = d / "out.txt"
+        (rem["echo"]["remote"] > remote_file)()
+        assert remote_file.read() == "remote\n"
+        (rem["echo"]["more"] >> str(remote_file))()
+        assert (rem["cat"] < str(remote_file))() == "remote\nmore\n"
+    local_file = LocalPath(tmp_path / "local.txt")
+    (rem["echo"]["to local"] > local_file)()
+    assert local_file.read() == "to local\n"
+    assert (rem["cat"] << "from a string\n")() == "from a string\n"
+    assert (rem["sh"]["-c", "echo e >&2"] >= ERROUT)() == "e\n"
+
+
+def test_cwd_and_env_apply_to_every_command(rem):
+    home = str(rem.cwd)
+    with rem.cwd("/tmp"):
+        assert rem["pwd"]() == "/tmp\n" and str(rem.cwd) == "/tmp"
+        assert (rem.cwd / "x") == rem.path("/tmp/x")
+    assert str(rem.cwd) == home
+    with pytest.raises(ProcessExecutionError):
+        rem.cwd.chdir("/no/such/dir")
+    with rem.env(TETHER_X="it's $x", LANG="C"):
+        assert rem["sh"]("-c", 'echo "$TETHER_X"') == "it's $x\n"
+    assert rem["sh"]("-c", 'echo "${TETHER_X-unset}"') == "unset\n"
+    with pytest.raises(ValueError):
+        rem.env["BAD NAME"] = "1"
+    assert rem.env.home is not None and rem.env.user in (rem.env.get("USER"), rem.env.get("LOGNAME"), None)
+
+
+def test_nesting_quotes_at_every_depth(rem, sshd_server):
+    tricky = "a b'c\"d$HOME`x`\\"
+    sh = rem["sh"]
+    assert sh["-c", sh["-c", rem["printf"]["%s", tricky]]]() == tricky
+    # the seed's ssh-in-ssh: the inner ssh runs on the remote (this same host)
+    ssh, config = local["ssh"], str(sshd_server.ssh_config)
+    nested = ssh["-F", config, "tether-test", ssh["-F", config, "tether-test", "printf", "%s", tricky]]
+    assert nested() == tricky
+
+
+def test_session_frames_exactly(rem):
+    with rem.session() as s:
+        assert s.run("cd /tmp && X=5") == (0, "", "")
+        assert s.run("pwd; echo $X") == (0, "/tmp\n5\n", "")
+        assert s.run("printf 'no newline'") == (0, "no newline", "")
+        assert s.run("ls / | grep -c bin", retcode=None)[0] == 0
+        assert s.run("echo e >&2; false", retcode=1) == (1, "", "e\n")
+
+
+def test_timeout_and_kill_end_the_remote_process(rem):
+    marker = f"tether-remote-{os.getpid()}"
+    with pytest.raises(ProcessTimedOut):
+        rem["bash"]["-c", f"exec -a {marker}-a sleep 300"](timeout=0.5)
+    assert not rem.pgrep(f"{marker}-a")
+    p = rem["bash"]["-c", f"exec -a {marker}-b sleep 300"].popen()
+    time.sleep(0.3)
+    p.kill()
+    p.wait()
+    assert not rem.pgrep(f"{marker}-b")
+
+
+def test_processes_paths_and_tempdir(rem):
+    assert any(p.args.startswith("sshd") for p in rem.list_processes())
+    assert (rem.path("/bin") / "sh").is_file()
+    assert rem.path("/etc") // "host*"
+    with rem.tempdir() as d:
+        (d / "a b").write("x")
+        assert [p.name for p in d.list()] == ["a b"]
+    assert not d.exists()
+
+
+def test_iter_lines_and_background(rem):
+    lines = list(rem["sh"]["-c", "echo 1; echo 2 >&2; echo 3"].iter_lines())
+    assert ("1\n", None) in lines and (None, "2\n") in lines and ("3\n", None) in lines
+    from tether import BG
+
+    future = rem["sh"]["-c", "sleep 0.2; echo done"] & BG
+    assert not future.ready()
+    future.wait()
+    assert future.returncode == 0 and future.stdout == "done\n"
+
+
+def test_close_then_use_raises_and_leaves_nothing(sshd_server):
+    machine = connect(sshd_server)
+    control = machine.control_path
+    machine.close()
+    assert not os.path.exists(control)
+    with pytest.raises(ClosedError):
+        machine["ls"]()
+
+
+def test_host_key_mismatch_and_bad_key_are_clear(sshd_server, tmp_path):
+    wrong = tmp_path / "known_hosts"
+    key = local["ssh-keygen"]
+    key("-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "other"))
+    other = (tmp_path / "other.pub").read_text().split()[:2]
+    wrong.write_text(f"[{sshd_server.host}]:{sshd_server.port} {' '.join(other)}\n")
+    with pytest.raises(HostKeyError, match="known_hosts"):
+        connect(sshd_server, known_hosts=wrong)
+    with pytest.raises(AuthenticationError):
+        connect(sshd_server, keyfile=tmp_path / "other")
