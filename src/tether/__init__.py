@@ -28,6 +28,7 @@ from .exceptions import (
 )
 from .machines.job import BY_POSITION, BY_TYPE
 from .machines.local import LocalMachine, local
+from .machines.native import NativeSshMachine, connect
 from .machines.putty import PuttyMachine
 from .machines.ssh import SshMachine
 
@@ -52,6 +53,7 @@ __all__ = [
     "ConnectError",
     "HostKeyError",
     "LocalMachine",
+    "NativeSshMachine",
     "PortalError",
     "ProcessExecutionError",
     "ProcessLineTimedOut",
@@ -61,5 +63,6 @@ __all__ = [
     "ShellSessionError",
     "SshMachine",
     "TetherError",
+    "connect",
     "local",
 ]

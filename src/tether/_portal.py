@@ -23,7 +23,8 @@ T = TypeVar("T")
 
 
 class Portal:
-    def __init__(self) -> None:
+    def __init__(self, name: str = "tether-portal") -> None:
+        self.name = name
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -48,7 +49,7 @@ class Portal:
             loop.call_soon(ready.set)
             loop.run_forever()
 
-        thread = threading.Thread(target=run, name="tether-portal", daemon=True)
+        thread = threading.Thread(target=run, name=self.name, daemon=True)
         thread.start()
         ready.wait()
         self._loop, self._thread = loop, thread
@@ -92,6 +93,12 @@ async def _invoke(fn: Callable[..., Awaitable[T]], args: tuple, kwargs: dict) ->
 
 portal = Portal()
 os.register_at_fork(after_in_child=portal._after_fork_in_child)
+
+#: the loop that runs native SSH connections (asyncssh). Apart from the
+#: portal's, so the blocking side of a channel (a process handle the local
+#: pipeline runner waits on) can be used from any thread, the portal's included.
+ssh_portal = Portal("tether-ssh")
+os.register_at_fork(after_in_child=ssh_portal._after_fork_in_child)
 
 
 def call(fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:

@@ -63,6 +63,9 @@ class Stage:
     #: errors show as its command line, and the host it reaches
     display: list[str] | None = None
     host: str | None = None
+    #: starts the stage instead of a local exec of ``argv`` (same signature
+    #: as ``transports.local.spawn_popen``; returns a Popen-like handle)
+    launcher: Any = None
 
     @property
     def machine(self) -> Any:

@@ -180,7 +180,8 @@ class AsyncLocalMachine(AsyncMachine):
                 elif stage.stderr is not None:
                     s_err = _open(stage.stderr, cwd, to_close, write=True)
                 try:
-                    popen = spawn_popen(
+                    launch = stage.launcher or spawn_popen
+                    popen = launch(
                         stage.argv, stdin=s_in, stdout=s_out, stderr=s_err, cwd=cwd,
                         env=_stage_env(env, stage.env), detach=detach,
                     )

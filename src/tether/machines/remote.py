@@ -20,6 +20,7 @@ local client.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import posixpath
 import signal
@@ -122,6 +123,8 @@ class AsyncRemoteMachine(AsyncMachine):
     line remotely) and :meth:`_connect_blocking` / :meth:`_disconnect`.
     """
 
+    host: str  # always set, unlike local's None
+
     def __init__(self, host: str) -> None:
         super().__init__()
         self.host = host
@@ -139,7 +142,30 @@ class AsyncRemoteMachine(AsyncMachine):
 
     # -- transport hooks ---------------------------------------------------------
     def _client_argv(self, line: str) -> list[str]:
+        """argv of a local client process (ssh, plink) that runs ``line`` remotely."""
         raise NotImplementedError
+
+    def _open_client(self, line: str, stdin: Any = PIPE, stdout: Any = PIPE, stderr: Any = PIPE) -> Any:
+        """Start ``line`` remotely; a Popen-like handle (machines without a client process override)."""
+        from ..transports.local import spawn_popen
+
+        return spawn_popen(self._client_argv(line), stdin=stdin, stdout=stdout, stderr=stderr)
+
+    #: False for machines that run commands without a local client process
+    #: (NativeSshMachine): their stages get a launcher instead of an argv
+    _client_is_process = True
+
+    def _client_stage(self, line: str, *, display: list[str], encoding: str | None = "utf-8", **redirects: Any) -> Stage:
+        """The local pipeline stage that runs shell ``line`` on this machine."""
+        if self._client_is_process:
+            argv, launcher = self._client_argv(line), None
+        else:
+            argv, launcher = ["ssh", str(self.host), line], functools.partial(self._launch_stage, line)
+        client = Command(_local_facade(), argv[0], encoding)
+        return Stage(client, argv, display=display, host=self.host, launcher=launcher, **redirects)
+
+    def _launch_stage(self, line: str, argv: Any, *, stdin: Any, stdout: Any, stderr: Any, **_: Any) -> Any:
+        return self._open_client(line, stdin=stdin, stdout=stdout, stderr=stderr)
 
     def _connect_blocking(self) -> None:
         raise NotImplementedError
@@ -158,9 +184,7 @@ class AsyncRemoteMachine(AsyncMachine):
         with self._control_lock:
             session = self._control_session
             if session is None or not session.alive:
-                from ..transports.local import spawn_popen
-
-                session = self._control_session = ShellSession(spawn_popen(self._client_argv("sh")), host=self.host)
+                session = self._control_session = ShellSession(self._open_client("sh"), host=self.host)
         return session.run(text, retcode=retcode)
 
     def _state(self) -> _RemoteState:
@@ -269,10 +293,8 @@ class AsyncRemoteMachine(AsyncMachine):
         return [p for p in await self.list_processes() if regex.search(p.args)]
 
     def _session_process(self) -> Any:
-        from ..transports.local import spawn_popen
-
         self._check_open()
-        return spawn_popen(self._client_argv("sh"))
+        return self._open_client("sh")
 
     async def session(self, new_session: bool = False) -> Any:
         """A persistent remote shell; see :class:`tether.machines.session.AsyncShellSession`."""
@@ -282,8 +304,7 @@ class AsyncRemoteMachine(AsyncMachine):
         return AsyncShellSession(job)
 
     def _shell_plan(self) -> Any:
-        argv = self._client_argv("sh")
-        return Plan([Stage(Command(_local_facade(), argv[0]), argv, host=self.host)])
+        return Plan([self._client_stage("sh", display=["sh"])])
 
     # -- execution ---------------------------------------------------------------------
     @staticmethod
@@ -325,10 +346,10 @@ class AsyncRemoteMachine(AsyncMachine):
         # the remote shell leads its own process group (sshd calls setsid), so
         # its recorded pid is the group a kill must reach
         wrapped = f"echo $$ >{pidfile} && {{ {line}\n}}; _tether_rc=$?; rm -f {pidfile}; exit $_tether_rc"
-        argv = self._client_argv(wrapped)
         display = stages[0].shown_argv if len(stages) == 1 else ["sh", "-c", plan_shell_line(Plan(stages))]
-        client = Command(_local_facade(), argv[0], last.command.encoding)
-        stage = Stage(client, argv, stdin=stdin, stdout=stdout, stderr=stderr, display=display, host=self.host)
+        stage = self._client_stage(
+            wrapped, display=display, encoding=last.command.encoding, stdin=stdin, stdout=stdout, stderr=stderr
+        )
 
         def signal_remote(sig: int) -> None:
             if not self._closed:
@@ -353,8 +374,7 @@ class AsyncRemoteMachine(AsyncMachine):
         line = remote_line(
             [Stage(stages[0].command, ["nohup", "sh", "-c", inner])], cwd=where, env=changed, unset=unset
         ) + f" {redirect} {err} </dev/null &"
-        argv = self._client_argv(line)
-        plan = Plan([Stage(Command(_local_facade(), argv[0]), argv, display=["nohup", *stages[0].shown_argv], host=self.host)])
+        plan = Plan([self._client_stage(line, display=["nohup", *stages[0].shown_argv])])
         return await self._local()._start(plan, stdin=DEVNULL, stdout=DEVNULL, stderr=DEVNULL)
 
     # -- closing -----------------------------------------------------------------------

@@ -173,7 +173,7 @@ class LocalProcess(Process):
     def _watch_exit(self) -> None:
         try:
             pidfd = os.pidfd_open(self.pid)
-        except (AttributeError, OSError):  # no pidfds here: a thread waits instead
+        except (AttributeError, OSError, TypeError):  # TypeError: no pid (an SSH channel)  # no pidfds here: a thread waits instead
             threading.Thread(target=self._wait_in_thread, daemon=True).start()
             return
 
@@ -245,6 +245,9 @@ def is_foreground(stdin: Any, stdout: Any) -> bool:
 
 def kill_group(popen: subprocess.Popen, sig: int, own_group: bool) -> None:
     """Signal the process's group (or just it, when it shares ours)."""
+    if popen.pid is None:  # not a local process (an SSH channel): it signals itself
+        popen.send_signal(sig)
+        return
     # The group id is the leader's pid; it stays valid (and is never reused)
     # while any member lives, so this also reaches children of an exited leader.
     try:

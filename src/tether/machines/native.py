@@ -1,0 +1,135 @@
+"""``NativeSshMachine``: SSH inside this process (asyncssh), no ssh binary needed.
+
+::
+
+    from tether import NativeSshMachine
+    with NativeSshMachine("host", user="john", keyfile="~/.ssh/id_ed25519") as rem:
+        rem["ls"]("-a")
+
+One connection, one channel per command (milliseconds, no process spawned
+locally). ``~/.ssh/config`` applies (HostName, User, Port, IdentityFile,
+ProxyJump) as asyncssh reads it; ``jump=`` names a jump host explicitly.
+Host keys are checked against known_hosts unless ``host_key_policy`` says
+otherwise ("accept-new" records an unknown host's key, "ignore" checks
+nothing). See :mod:`tether.transports.native` for how channels join local
+pipelines.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._portal import ssh_portal
+from ..transports.base import PIPE
+from ..transports.native import open_connection, start_process
+from .remote import AsyncRemoteMachine, RemoteMachine
+
+DEFAULT_KEEPALIVE = 30.0
+
+
+class AsyncNativeSshMachine(AsyncRemoteMachine):
+    """Async core of :class:`NativeSshMachine`."""
+
+    _client_is_process = False
+
+    def __init__(
+        self,
+        host: str,
+        user: str | None = None,
+        port: int | None = None,
+        keyfile: Any = None,
+        password: str | None = None,
+        known_hosts: Any = None,
+        host_key_policy: str = "strict",
+        connect_timeout: float = 10,
+        keepalive: float | None = DEFAULT_KEEPALIVE,
+        jump: Any = None,
+    ) -> None:
+        super().__init__(host)
+        self.user = user
+        self.port = port
+        self._connect_options = dict(
+            user=user, port=port, keyfile=keyfile, password=password, known_hosts=known_hosts,
+            host_key_policy=host_key_policy, connect_timeout=connect_timeout, keepalive=keepalive, jump=jump,
+        )
+        self._conn: Any = None
+
+    def __repr__(self) -> str:
+        who = f"{self.user}@" if self.user else ""
+        port = f":{self.port}" if self.port else ""
+        return f"<NativeSshMachine ssh://{who}{self.host}{port}>"
+
+    def _connect_blocking(self) -> None:
+        jump = self._connect_options.get("jump")
+        if isinstance(jump, (NativeSshMachine, AsyncNativeSshMachine)):
+            self._connect_options["jump"] = (jump.aio if isinstance(jump, NativeSshMachine) else jump)._conn
+        options, self._connect_options = self._connect_options, {}  # the password goes no further
+        self._conn = ssh_portal.call(open_connection, self.host, **options)
+
+    def _disconnect(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            ssh_portal.call(_close_connection, conn)
+
+    def _open_client(self, line: str, stdin: Any = PIPE, stdout: Any = PIPE, stderr: Any = PIPE) -> Any:
+        self._check_open()
+        return ssh_portal.call(start_process, self._conn, line, stdin, stdout, stderr)
+
+    @property
+    def connection(self) -> Any:
+        """The underlying ``asyncssh.SSHClientConnection`` (on tether's SSH loop)."""
+        return self._conn
+
+
+async def _close_connection(conn: Any) -> None:
+    conn.close()
+    await conn.wait_closed()
+
+
+class NativeSshMachine(RemoteMachine):
+    """A remote machine over an in-process SSH connection (asyncssh)."""
+
+    aio: AsyncNativeSshMachine
+
+    def __init__(
+        self,
+        host: str,
+        user: str | None = None,
+        port: int | None = None,
+        keyfile: Any = None,
+        password: str | None = None,
+        known_hosts: Any = None,
+        host_key_policy: str = "strict",
+        connect_timeout: float = 10,
+        keepalive: float | None = DEFAULT_KEEPALIVE,
+        jump: Any = None,
+    ) -> None:
+        super().__init__(
+            AsyncNativeSshMachine(
+                host, user=user, port=port, keyfile=keyfile, password=password, known_hosts=known_hosts,
+                host_key_policy=host_key_policy, connect_timeout=connect_timeout, keepalive=keepalive, jump=jump,
+            )
+        )
+
+    def __repr__(self) -> str:
+        return repr(self.aio)
+
+
+def connect(url: str, **kwargs: Any) -> NativeSshMachine:
+    """``tether.connect("ssh://user@host:port")``: a NativeSshMachine.
+
+    Keyword arguments go to :class:`NativeSshMachine` (keyfile, known_hosts, ...).
+    """
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("ssh", ""):
+        raise ValueError(f"tether.connect takes ssh://[user@]host[:port] URLs; got {url!r}")
+    if parts.password is not None:
+        raise ValueError("put no password in the URL (it would end up in logs); pass password=")
+    host = parts.hostname or (url if not parts.scheme else "")
+    if not host:
+        raise ValueError(f"no host in {url!r}")
+    kwargs.setdefault("user", unquote(parts.username) if parts.username else None)
+    kwargs.setdefault("port", parts.port)
+    return NativeSshMachine(host, **kwargs)

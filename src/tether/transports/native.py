@@ -1,0 +1,226 @@
+"""SSH in-process with asyncssh: one connection, one channel per command.
+
+Connections live on tether's SSH loop (``_portal.ssh_portal``). A command's
+channel is presented as a :class:`ChannelProcess`, which quacks like
+:class:`subprocess.Popen` over real OS pipes: asyncssh moves the bytes
+between the channel and the pipes, so the local pipeline runner (and
+``ShellSession``) treat a remote command exactly like a local process, and
+mixed local/remote pipelines stream through the kernel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import signal
+import subprocess
+from typing import Any
+
+from .._portal import ssh_portal
+from ..exceptions import AuthenticationError, ConnectError, HostKeyError
+
+STREAM_DEFAULTS = (subprocess.PIPE, subprocess.DEVNULL, subprocess.STDOUT)
+
+
+async def open_connection(
+    host: str,
+    *,
+    user: str | None,
+    port: int | None,
+    keyfile: Any,
+    password: str | None,
+    known_hosts: Any,
+    host_key_policy: str,
+    connect_timeout: float,
+    keepalive: float | None,
+    jump: Any,
+) -> Any:
+    """An asyncssh connection with tether's defaults; errors become tether's."""
+    import asyncssh
+
+    options: dict[str, Any] = {"connect_timeout": connect_timeout}
+    if user:
+        options["username"] = user
+    if port:
+        options["port"] = int(port)
+    if keyfile is not None:
+        options["client_keys"] = [os.path.expanduser(os.fspath(keyfile))]
+    if password is not None:
+        options["password"] = password
+    if keepalive:
+        options["keepalive_interval"] = keepalive
+    if jump is not None:
+        options["tunnel"] = jump
+    known = os.path.expanduser(os.fspath(known_hosts)) if known_hosts is not None else None
+    if host_key_policy == "strict":
+        if known is not None:
+            options["known_hosts"] = known
+    elif host_key_policy == "ignore":
+        options["known_hosts"] = None  # explicitly insecure
+    elif host_key_policy == "accept-new":
+        known = known or os.path.expanduser("~/.ssh/known_hosts")
+        if not _is_known(known, host, port):
+            options["known_hosts"] = None
+        else:
+            options["known_hosts"] = known
+    else:
+        raise ValueError(f"host_key_policy must be strict, accept-new or ignore; got {host_key_policy!r}")
+    try:
+        conn = await asyncssh.connect(host, **options)
+    except asyncssh.HostKeyNotVerifiable as exc:
+        raise HostKeyError(
+            f"host key of {host} could not be verified ({exc.reason}); add it to known_hosts "
+            "(ssh-keyscan shows it) or choose host_key_policy='accept-new'",
+            host,
+        ) from exc
+    except asyncssh.PermissionDenied as exc:
+        raise AuthenticationError(f"authentication to {host} failed: {exc.reason}", host) from exc
+    except (OSError, asyncssh.Error, asyncio.TimeoutError) as exc:
+        raise ConnectError(f"cannot connect to {host}: {exc}", host) from exc
+    if host_key_policy == "accept-new" and options["known_hosts"] is None:
+        _remember(known, host, port, conn.get_server_host_key())  # type: ignore[arg-type]
+    return conn
+
+
+def _is_known(path: str, host: str, port: int | None) -> bool:
+    import asyncssh
+
+    if not os.path.exists(path):
+        return False
+    trusted, _, _ = asyncssh.match_known_hosts(path, host, "", port or 22)[:3]
+    return bool(trusted)
+
+
+def _remember(path: str, host: str, port: int | None, key: Any) -> None:
+    name = host if not port or int(port) == 22 else f"[{host}]:{int(port)}"
+    line = f"{name} {key.export_public_key().decode().strip()}\n"
+    os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(line)
+
+
+class ChannelProcess:
+    """A remote command on an SSH channel, with a ``subprocess.Popen`` face.
+
+    ``stdin``/``stdout``/``stderr`` are the local ends of OS pipes (when
+    PIPE was asked for); ``wait()`` blocks any thread; ``send_signal`` sends
+    an SSH signal request (the machine also kills the remote process group
+    through its control shell, since not every server honours signals).
+    """
+
+    pid = None
+    watcher: Any = None
+
+    def __init__(self, process: Any, stdin: Any, stdout: Any, stderr: Any, done: concurrent.futures.Future) -> None:
+        self._process = process
+        self.stdin = stdin
+        self.stdout = stdout
+        self.stderr = stderr
+        self._done = done
+        self.returncode: int | None = None
+        done.add_done_callback(self._finished)
+
+    def _finished(self, done: concurrent.futures.Future) -> None:
+        try:
+            self.returncode = done.result()
+        except BaseException:  # the connection died under it
+            self.returncode = 255
+
+    def poll(self) -> int | None:
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        try:
+            self._done.result(timeout)
+        except concurrent.futures.TimeoutError:
+            raise subprocess.TimeoutExpired("ssh channel", timeout or 0) from None
+        except BaseException:
+            pass
+        assert self.returncode is not None
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        if self.returncode is not None:
+            return
+        name = signal.Signals(sig).name[3:]
+        ssh_portal.loop.call_soon_threadsafe(_signal_and_close, self._process, name, sig == signal.SIGKILL)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+
+def _signal_and_close(process: Any, name: str, close: bool) -> None:
+    try:
+        process.send_signal(name)
+    except Exception:  # the channel may be closing already
+        pass
+    if close:
+        process.close()  # a KILL also drops the channel, so the local side ends at once
+
+
+async def start_process(conn: Any, line: str, stdin: Any, stdout: Any, stderr: Any) -> ChannelProcess:
+    """Run shell ``line`` on ``conn`` with subprocess-style stream arguments."""
+    ends: dict[str, Any] = {}
+    given: list[int] = []  # fds for asyncssh: ours to close until redirect() takes them
+    try:
+        remote_in = _source(stdin, ends, given)
+        remote_out = _target(stdout, "stdout", ends, given)
+        remote_err = subprocess.STDOUT if stderr == subprocess.STDOUT else _target(stderr, "stderr", ends, given)
+        process = await conn.create_process(line, encoding=None)
+    except BaseException:
+        for end in ends.values():
+            end.close()
+        for fd in given:
+            os.close(fd)
+        raise
+    # output that arrived meanwhile is buffered by asyncssh and passed on here
+    await process.redirect(stdin=remote_in, stdout=remote_out, stderr=remote_err)
+    loop = asyncio.get_running_loop()
+    done: concurrent.futures.Future = concurrent.futures.Future()
+
+    async def watch() -> None:
+        try:
+            result = await process.wait(check=False)
+            code = result.exit_status
+            if code is None or code < 0:
+                sig = result.exit_signal[0] if result.exit_signal else None
+                code = -getattr(signal, f"SIG{sig}", signal.SIGKILL) if sig else 255
+            done.set_result(code)
+        except BaseException as exc:  # connection lost
+            done.set_exception(exc)
+
+    handle = ChannelProcess(process, ends.get("stdin"), ends.get("stdout"), ends.get("stderr"), done)
+    handle.watcher = loop.create_task(watch())  # referenced, so it is not collected mid-flight
+    return handle
+
+
+def _source(stdin: Any, ends: dict, given: list[int]) -> Any:
+    """What asyncssh reads the remote stdin from (it takes ownership of an fd)."""
+    if stdin == subprocess.DEVNULL:
+        return subprocess.DEVNULL
+    if stdin == subprocess.PIPE:
+        read_fd, write_fd = os.pipe()
+        ends["stdin"] = os.fdopen(write_fd, "wb", buffering=0)
+        fd = read_fd
+    else:
+        fd = os.dup(0 if stdin is None else stdin)
+    given.append(fd)
+    return fd
+
+
+def _target(stream: Any, name: str, ends: dict, given: list[int]) -> Any:
+    """Where asyncssh writes the remote stdout/stderr (it takes ownership of an fd)."""
+    if stream == subprocess.DEVNULL:
+        return subprocess.DEVNULL
+    if stream == subprocess.PIPE:
+        read_fd, write_fd = os.pipe()
+        ends[name] = os.fdopen(read_fd, "rb", buffering=0)
+        fd = write_fd
+    else:
+        fd = os.dup((1 if name == "stdout" else 2) if stream is None else stream)
+    given.append(fd)
+    return fd
