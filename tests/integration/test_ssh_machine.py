@@ -1,6 +1,11 @@
-"""SshMachine against the real sshd of the fixture: the seed guide's remote examples."""
+"""The three remote machines against the real sshd of the fixture: the seed guide's remote examples.
+
+Every test runs on SshMachine (OpenSSH ControlMaster), NativeSshMachine
+(asyncssh) and PuttyMachine (plink), through one API.
+"""
 
 import os
+import shutil
 import time
 
 import pytest
@@ -11,8 +16,10 @@ from tether import (
     ClosedError,
     CommandNotFound,
     HostKeyError,
+    NativeSshMachine,
     ProcessExecutionError,
     ProcessTimedOut,
+    PuttyMachine,
     SshMachine,
     local,
 )
@@ -21,15 +28,20 @@ from tether.paths.local import LocalPath
 pytestmark = pytest.mark.sshd
 
 
-def connect(server, **kwargs):
+MACHINES = {"ssh": SshMachine, "native": NativeSshMachine, "putty": PuttyMachine}
+
+
+def connect(server, kind="ssh", **kwargs):
+    if kind == "putty" and not shutil.which("plink"):
+        pytest.skip("plink (putty-tools) is not installed")
     options = dict(user=server.user, port=server.port, keyfile=server.client_key, known_hosts=server.known_hosts)
     options.update(kwargs)
-    return SshMachine(server.host, **options)
+    return MACHINES[kind](server.host, **options)
 
 
-@pytest.fixture(scope="module")
-def rem(sshd_server):
-    with connect(sshd_server) as machine:
+@pytest.fixture(scope="module", params=list(MACHINES))
+def rem(request, sshd_server):
+    with connect(sshd_server, request.param) as machine:
         yield machine
 
 
@@ -70,7 +82,7 @@ def test_big_remote_pipeline_moves_nothing_through_this_process(rem):
 
 def _bytes_read_by_us():
     with open("/proc/self/io") as f:
-        return dict(line.split(": ") for line in f.read().splitlines())["rchar"].__int__()
+        return int(dict(line.split(": ") for line in f.read().splitlines())["rchar"])
 
 
 def test_mixed_pipelines_stream_both_ways(rem):
@@ -117,7 +129,7 @@ def test_nesting_quotes_at_every_depth(rem, sshd_server):
     assert sh["-c", sh["-c", rem["printf"]["%s", tricky]]]() == tricky
     # the seed's ssh-in-ssh: the inner ssh runs on the remote (this same host)
     ssh, config = local["ssh"], str(sshd_server.ssh_config)
-    nested = ssh["-F", config, "tether-test", ssh["-F", config, "tether-test", "printf", "%s", tricky]]
+    nested = ssh["-F", config, "tether-test", ssh["-F", config, "tether-test", local["printf"]["%s", tricky]]]
     assert nested() == tricky
 
 
@@ -163,22 +175,55 @@ def test_iter_lines_and_background(rem):
     assert future.returncode == 0 and future.stdout == "done\n"
 
 
-def test_close_then_use_raises_and_leaves_nothing(sshd_server):
-    machine = connect(sshd_server)
-    control = machine.control_path
+@pytest.mark.parametrize("kind", list(MACHINES))
+def test_close_then_use_raises_and_leaves_nothing(sshd_server, kind):
+    marker = f"tether-close-{kind}-{os.getpid()}"
+    machine = connect(sshd_server, kind)
+    machine["bash"]["-c", f"exec -a {marker} sleep 300"].popen()
+    time.sleep(0.3)
     machine.close()
-    assert not os.path.exists(control)
+    machine.close()  # twice is fine
     with pytest.raises(ClosedError):
         machine["ls"]()
+    with connect(sshd_server, kind) as other:
+        assert not other.pgrep(marker)  # what was running died with the connection
 
 
-def test_host_key_mismatch_and_bad_key_are_clear(sshd_server, tmp_path):
+def test_ssh_machine_control_socket_is_removed(sshd_server):
+    machine = connect(sshd_server)
+    control = machine.control_path
+    assert os.path.exists(control)
+    machine.close()
+    assert not os.path.exists(control)
+
+
+def test_connect_url_gives_a_native_machine(sshd_server):
+    from tether import connect as connect_url
+
+    url = f"ssh://{sshd_server.user}@{sshd_server.host}:{sshd_server.port}"
+    with connect_url(url, keyfile=sshd_server.client_key, known_hosts=sshd_server.known_hosts) as machine:
+        assert isinstance(machine, NativeSshMachine) and machine["echo"]("hi") == "hi\n"
+    with pytest.raises(ValueError, match="password"):
+        connect_url("ssh://u:secret@h")
+
+
+@pytest.mark.parametrize("kind", ["ssh", "native"])
+def test_host_key_mismatch_and_bad_key_are_clear(sshd_server, tmp_path, kind):
     wrong = tmp_path / "known_hosts"
     key = local["ssh-keygen"]
     key("-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "other"))
     other = (tmp_path / "other.pub").read_text().split()[:2]
     wrong.write_text(f"[{sshd_server.host}]:{sshd_server.port} {' '.join(other)}\n")
     with pytest.raises(HostKeyError, match="known_hosts"):
-        connect(sshd_server, known_hosts=wrong)
+        connect(sshd_server, kind, known_hosts=wrong)
     with pytest.raises(AuthenticationError):
-        connect(sshd_server, keyfile=tmp_path / "other")
+        connect(sshd_server, kind, keyfile=tmp_path / "other")
+
+
+def test_putty_refuses_a_host_key_it_cannot_verify(sshd_server, tmp_path):
+    local["ssh-keygen"]("-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "other"))
+    other = (tmp_path / "other.pub").read_text().split()[:2]
+    wrong = tmp_path / "known_hosts"
+    wrong.write_text(f"[{sshd_server.host}]:{sshd_server.port} {' '.join(other)}\n")
+    with pytest.raises(HostKeyError):
+        connect(sshd_server, "putty", known_hosts=wrong)

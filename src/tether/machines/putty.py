@@ -18,6 +18,7 @@ own cache decides (and, in batch mode, refuses an unknown host).
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -79,8 +80,14 @@ class AsyncPuttyMachine(AsyncRemoteMachine):
             with os.fdopen(fd, "w") as f:
                 f.write(password)
             opts += ["-pwfile", secret]
-        for fp in self._host_fingerprints(known_hosts, hostkey):
+        fingerprints = self._host_fingerprints(known_hosts, hostkey)
+        for fp in fingerprints:
             opts += ["-hostkey", fp]
+        if fingerprints:
+            # plink names its -share socket after the logical host: a private
+            # name keeps other plinks to this host (checked against other
+            # keys, perhaps) from serving our commands, and ours from theirs
+            opts += ["-loghost", f"tether-{secrets.token_hex(8)}"]
         return opts + list(extra)
 
     def _host_fingerprints(self, known_hosts: Any, hostkey: Any) -> list[str]:

@@ -147,9 +147,16 @@ class AsyncRemoteMachine(AsyncMachine):
 
     def _open_client(self, line: str, stdin: Any = PIPE, stdout: Any = PIPE, stderr: Any = PIPE) -> Any:
         """Start ``line`` remotely; a Popen-like handle (machines without a client process override)."""
+        import os
+
         from ..transports.local import spawn_popen
 
-        return spawn_popen(self._client_argv(line), stdin=stdin, stdout=stdout, stderr=stderr)
+        env = {**os.environ, **self._client_env()} if self._client_env() else None
+        return spawn_popen(self._client_argv(line), stdin=stdin, stdout=stdout, stderr=stderr, env=env)
+
+    def _client_env(self) -> dict[str, str]:
+        """Environment additions for the local client processes."""
+        return {}
 
     #: False for machines that run commands without a local client process
     #: (NativeSshMachine): their stages get a launcher instead of an argv
@@ -162,7 +169,8 @@ class AsyncRemoteMachine(AsyncMachine):
         else:
             argv, launcher = ["ssh", str(self.host), line], functools.partial(self._launch_stage, line)
         client = Command(_local_facade(), argv[0], encoding)
-        return Stage(client, argv, display=display, host=self.host, launcher=launcher, **redirects)
+        env = self._client_env()
+        return Stage(client, argv, env=env, display=display, host=self.host, launcher=launcher, **redirects)
 
     def _launch_stage(self, line: str, argv: Any, *, stdin: Any, stdout: Any, stderr: Any, **_: Any) -> Any:
         return self._open_client(line, stdin=stdin, stdout=stdout, stderr=stderr)
