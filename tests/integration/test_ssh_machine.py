@@ -227,3 +227,33 @@ def test_putty_refuses_a_host_key_it_cannot_verify(sshd_server, tmp_path):
     wrong.write_text(f"[{sshd_server.host}]:{sshd_server.port} {' '.join(other)}\n")
     with pytest.raises(HostKeyError):
         connect(sshd_server, "putty", known_hosts=wrong)
+
+
+CHILD = """
+import os, sys, time
+import tether
+kind, host, port, user, key, known, marker = sys.argv[1:]
+cls = {"ssh": tether.SshMachine, "native": tether.NativeSshMachine, "putty": tether.PuttyMachine}[kind]
+rem = cls(host, user=user, port=int(port), keyfile=key, known_hosts=known)
+rem["bash"]["-c", f"exec -a {marker} sleep 300"].popen()
+while not rem.pgrep(marker):
+    time.sleep(0.05)
+print("started", flush=True)
+os.kill(os.getpid(), 9)  # die without closing anything
+"""
+
+
+@pytest.mark.parametrize("kind", list(MACHINES))
+def test_remote_commands_die_when_the_controller_dies(sshd_server, kind, tmp_path):
+    if kind == "putty" and not shutil.which("plink"):
+        pytest.skip("plink (putty-tools) is not installed")
+    marker = f"tether-orphan-{kind}-{os.getpid()}"
+    s = sshd_server
+    args = [kind, s.host, str(s.port), s.user, str(s.client_key), str(s.known_hosts), marker]
+    rc, out, _ = local.python["-c", CHILD, *args].run(retcode=None, timeout=60)
+    assert rc == -9 and "started" in out
+    with connect(sshd_server, kind) as machine:
+        deadline = time.monotonic() + 10
+        while machine.pgrep(marker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not machine.pgrep(marker)

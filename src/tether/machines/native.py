@@ -22,7 +22,7 @@ from typing import Any
 from .._portal import ssh_portal
 from ..transports.base import PIPE
 from ..transports.native import open_connection, start_process
-from .remote import AsyncRemoteMachine, RemoteMachine
+from .remote import AsyncRemoteMachine, RemoteMachine, check_name
 
 DEFAULT_KEEPALIVE = 30.0
 
@@ -46,7 +46,7 @@ class AsyncNativeSshMachine(AsyncRemoteMachine):
         jump: Any = None,
     ) -> None:
         super().__init__(host)
-        self.user = user
+        self.user = check_name(user, "user name") if user is not None else None
         self.port = port
         self._connect_options = dict(
             user=user, port=port, keyfile=keyfile, password=password, known_hosts=known_hosts,
@@ -65,6 +65,11 @@ class AsyncNativeSshMachine(AsyncRemoteMachine):
             self._connect_options["jump"] = (jump.aio if isinstance(jump, NativeSshMachine) else jump)._conn
         options, self._connect_options = self._connect_options, {}  # the password goes no further
         self._conn = ssh_portal.call(open_connection, self.host, **options)
+        try:
+            self._start_control()
+        except BaseException:
+            self._close_blocking()
+            raise
 
     def _disconnect(self) -> None:
         conn, self._conn = self._conn, None

@@ -26,7 +26,7 @@ from typing import Any
 
 from ..exceptions import ConnectError, ShellSessionError
 from ..transports.putty import as_ppk, connect_error, fingerprints_from_known_hosts
-from .remote import AsyncRemoteMachine, RemoteMachine
+from .remote import AsyncRemoteMachine, RemoteMachine, check_name
 
 
 class AsyncPuttyMachine(AsyncRemoteMachine):
@@ -48,7 +48,7 @@ class AsyncPuttyMachine(AsyncRemoteMachine):
         connect_timeout: float = 10,
     ) -> None:
         super().__init__(host)
-        self.user = user
+        self.user = check_name(user, "user name") if user is not None else None
         self.port = port
         plink = os.fspath(plink_command) if plink_command is not None else shutil.which("plink")
         if not plink:
@@ -114,7 +114,7 @@ class AsyncPuttyMachine(AsyncRemoteMachine):
     def _connect_blocking(self) -> None:
         # the control shell is the -share upstream every later plink rides on
         try:
-            self._control("true")
+            self._start_control()
         except ShellSessionError as exc:
             self._close_blocking()
             raise connect_error(self.host, str(exc)) from None

@@ -23,6 +23,7 @@ import asyncio
 import functools
 import itertools
 import posixpath
+import re
 import signal
 import threading
 import weakref
@@ -35,7 +36,7 @@ from ..commands.base import BaseCommand, Command, as_arg
 from ..commands.plan import DataSource, FileTarget, Plan, Stage, plan_shell_line
 from ..commands.quoting import quote
 from ..commands.remote_line import remote_line
-from ..exceptions import ClosedError, CommandNotFound
+from ..exceptions import ClosedError, CommandNotFound, ConnectError
 from ..transports.base import DEVNULL, PIPE
 from .base import AsyncMachine, Machine
 from .env import Env
@@ -44,6 +45,19 @@ from .processes import ProcInfo, parse_ps
 from .session import ShellSession
 
 _PS = "ps -e -ww -o pid=,uid=,stat=,args="
+
+
+# host and user names reach ssh's command line and its %-tokens (ProxyCommand,
+# Match exec): refuse option look-alikes and shell metacharacters outright
+# (OpenSSH's CVE-2023-51385 came from exactly that)
+_BAD_NAME = re.compile(r"^-|[\s'\"`$;&|<>(){}\\*?!#~\x00-\x1f]")
+
+
+def check_name(name: Any, what: str) -> str:
+    """``name`` if it is a safe host or user name, else ValueError naming the problem."""
+    if not isinstance(name, str) or not name or _BAD_NAME.search(name):
+        raise ValueError(f"invalid {what}: {name!r} (no leading '-', spaces or shell metacharacters)")
+    return name
 
 
 class RemoteWorkdir:
@@ -127,7 +141,7 @@ class AsyncRemoteMachine(AsyncMachine):
 
     def __init__(self, host: str) -> None:
         super().__init__()
-        self.host = host
+        self.host = check_name(host, "host name")
         self.facade: Any = None  # the sync Machine users hold (commands point at it)
         self._control_session: ShellSession | None = None
         self._control_lock = threading.Lock()
@@ -186,20 +200,36 @@ class AsyncRemoteMachine(AsyncMachine):
         await asyncio.to_thread(self._connect_blocking)
 
     # -- the control shell ---------------------------------------------------------
+    def _open_control(self) -> Any:
+        """The control shell's process (SshMachine's is its ControlMaster)."""
+        return self._open_client("sh")
+
+    def _start_control(self) -> None:
+        """Open the control shell and learn the remote's state: the connect step every machine shares."""
+        with self._control_lock:
+            self._control_session = ShellSession(self._open_control(), host=self.host)
+        self._state()
+
     def _control(self, text: str, retcode: Any = 0) -> tuple:
         """Run shell text in the control shell: ``(rc, out, err)``."""
         self._check_open()
-        with self._control_lock:
-            session = self._control_session
-            if session is None or not session.alive:
-                session = self._control_session = ShellSession(self._open_client("sh"), host=self.host)
+        session = self._control_session
+        if session is None or not session.alive:
+            raise ConnectError(f"the connection to {self.host} was lost", self.host)
         return session.run(text, retcode=retcode)
 
     def _state(self) -> _RemoteState:
         if self._remote is None:
-            # one round trip: home, environment (NUL-separated), OS name, a private run dir
+            # One round trip: home, OS name, a private run dir, the environment
+            # (NUL-separated). When the control shell ends (close, a dropped
+            # connection, this process dying) its EXIT trap kills every command
+            # still running: their shells recorded their process groups in the run dir.
             _, out, _ = self._control(
-                'pwd; uname -s; d=$(mktemp -d "${TMPDIR:-/tmp}/tether-run.XXXXXX") && echo "$d"; env -0 2>/dev/null'
+                "pwd; uname -s; "
+                '_tether_run=$(mktemp -d "${TMPDIR:-/tmp}/tether-run.XXXXXX") && echo "$_tether_run"; '
+                "trap 'for f in \"$_tether_run\"/*; do [ -f \"$f\" ] && kill -s KILL -- -$(cat \"$f\") 2>/dev/null; "
+                "done; rm -rf \"$_tether_run\"' EXIT HUP TERM; "
+                "env -0 2>/dev/null"
             )
             cwd, uname, run_dir, env_blob = [*out.split("\n", 3), "", "", "", ""][:4]
             env = dict(item.split("=", 1) for item in env_blob.split("\0") if "=" in item)

@@ -21,9 +21,9 @@ import shutil
 from collections.abc import Sequence
 from typing import Any
 
-from ..exceptions import ConnectError
-from ..transports.openssh import ControlMaster, connection_options
-from .remote import AsyncRemoteMachine, RemoteMachine
+from ..exceptions import ConnectError, ShellSessionError
+from ..transports.openssh import ControlMaster, connect_error, connection_options
+from .remote import AsyncRemoteMachine, RemoteMachine, check_name
 
 
 class AsyncSshMachine(AsyncRemoteMachine):
@@ -45,7 +45,7 @@ class AsyncSshMachine(AsyncRemoteMachine):
         host_key_policy: str = "strict",
     ) -> None:
         super().__init__(host)
-        self.user = user
+        self.user = check_name(user, "user name") if user is not None else None
         self.port = port
         ssh = os.fspath(ssh_command) if ssh_command is not None else shutil.which("ssh")
         if not ssh:
@@ -65,8 +65,19 @@ class AsyncSshMachine(AsyncRemoteMachine):
         port = f":{self.port}" if self.port else ""
         return f"<SshMachine ssh://{who}{self.host}{port}>"
 
+    def _open_control(self) -> Any:
+        return self._master.spawn()
+
     def _connect_blocking(self) -> None:
-        self._master.start(self.connect_timeout)
+        try:
+            self._start_control()
+            self._master.connected()
+        except ShellSessionError as exc:
+            self._close_blocking()
+            raise connect_error(self.host, str(exc)) from None
+        except BaseException:
+            self._close_blocking()
+            raise
 
     def _disconnect(self) -> None:
         self._master.close()

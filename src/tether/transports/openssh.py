@@ -77,60 +77,44 @@ class ControlMaster:
         base = [self.ssh, "-S", self.socket, "-o", "ControlMaster=no", "-o", "BatchMode=yes", "-T", "-x"]
         return [*base, "--", self.host, line]
 
-    def start(self, timeout: float) -> None:
-        env = None
-        if self._password is not None:
-            env = self._askpass_env()
-        argv = [self.ssh, "-M", "-S", self.socket, "-N", "-o", "ControlPersist=no", "-T", "-x", *self.options, "--", self.host]
+    def spawn(self) -> subprocess.Popen:
+        """Start the master; its own session is a remote ``sh`` on our pipes.
+
+        That shell is the machine's control shell. Because the master's
+        session reads our pipe, the master ends when this process does
+        (EOF), even if it is killed before calling close().
+        """
+        env = self._askpass_env() if self._password is not None else None
+        argv = [self.ssh, "-M", "-S", self.socket, "-o", "ControlPersist=no", "-T", "-x", *self.options, "--", self.host, "sh"]
         self._process = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             env=env, start_new_session=True,  # no ^C from our terminal; we end it ourselves
         )
-        try:
-            self._wait_ready(timeout)
-        except BaseException:
-            self.close()
-            raise
-        finally:
-            self._forget_password()
+        return self._process
 
-    def _wait_ready(self, timeout: float) -> None:
-        assert self._process is not None
-        deadline = time.monotonic() + timeout + 5  # ConnectTimeout covers the TCP part
-        delay = 0.001
+    def connected(self, timeout: float = 5) -> None:
+        """Wait for the control socket (it appears once the master has authenticated)."""
+        self._forget_password()
+        deadline = time.monotonic() + timeout
         while not os.path.exists(self.socket):
-            if self._process.poll() is not None:
-                raise _connect_error(self.host, self._stderr_text())
-            if time.monotonic() > deadline:
-                raise ConnectError(f"ssh to {self.host} did not connect within {timeout:g} s", self.host)
-            time.sleep(delay)
-            delay = min(delay * 2, 0.02)
-
-    def _stderr_text(self) -> str:
-        assert self._process is not None and self._process.stderr is not None
-        return self._process.stderr.read().decode("utf-8", "replace").strip()
-
-    @property
-    def alive(self) -> bool:
-        return self._process is not None and self._process.poll() is None
+            if self._process is None or self._process.poll() is not None or time.monotonic() > deadline:
+                raise ConnectError(f"ssh to {self.host} did not open its control socket", self.host)
+            time.sleep(0.002)
 
     def close(self) -> None:
         """End the master (and with it every channel) and remove the private directory."""
         process, self._process = self._process, None
-        if process is not None:
-            if process.poll() is None:
-                subprocess.run(
-                    [self.ssh, "-S", self.socket, "-O", "exit", "--", self.host],
-                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=10,
-                    check=False,
-                )
-                try:
-                    process.wait(5)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-            if process.stderr is not None:
-                process.stderr.close()
+        if process is not None and process.poll() is None:
+            subprocess.run(
+                [self.ssh, "-S", self.socket, "-O", "exit", "--", self.host],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=10, check=False,
+            )
+            try:
+                process.wait(5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self._forget_password()
         shutil.rmtree(self.directory, ignore_errors=True)
 
     # -- password through SSH_ASKPASS ------------------------------------------
@@ -156,7 +140,8 @@ class ControlMaster:
                 pass
 
 
-def _connect_error(host: str, stderr: str) -> ConnectError:
+def connect_error(host: str, stderr: str) -> ConnectError:
+    """Turn what ssh said when it gave up into the right exception."""
     detail = stderr.splitlines()[-1] if stderr else "ssh exited"
     if "Host key verification failed" in stderr or "REMOTE HOST IDENTIFICATION HAS CHANGED" in stderr:
         return HostKeyError(
