@@ -223,11 +223,16 @@ class AsyncRemoteMachine(AsyncMachine):
             # One round trip: home, OS name, a private run dir, the environment
             # (NUL-separated). When the control shell ends (close, a dropped
             # connection, this process dying) its EXIT trap kills every command
-            # still running: their shells recorded their process groups in the run dir.
+            # still running: each one's shell recorded its process group as
+            # run_dir/p<n>. The trap first removes run_dir/alive, and a command
+            # starts only if that is still there after recording itself, so
+            # none can slip past the trap.
             _, out, _ = self._control(
                 "pwd; uname -s; "
-                '_tether_run=$(mktemp -d "${TMPDIR:-/tmp}/tether-run.XXXXXX") && echo "$_tether_run"; '
-                "trap 'for f in \"$_tether_run\"/*; do [ -f \"$f\" ] && kill -s KILL -- -$(cat \"$f\") 2>/dev/null; "
+                '_tether_run=$(mktemp -d "${TMPDIR:-/tmp}/tether-run.XXXXXX") && echo "$_tether_run" && '
+                ': >"$_tether_run/alive"; '
+                "trap 'rm -f \"$_tether_run/alive\"; for f in \"$_tether_run\"/p*; do "
+                "[ -f \"$f\" ] && kill -s KILL -- -$(cat \"$f\") 2>/dev/null; "
                 "done; rm -rf \"$_tether_run\"' EXIT HUP TERM; "
                 "env -0 2>/dev/null"
             )
@@ -380,10 +385,14 @@ class AsyncRemoteMachine(AsyncMachine):
         state = self._state()
         changed, unset = self._env_delta()
         line = remote_line(stages, cwd=state.cwd if state.cwd != state.home else None, env=changed, unset=unset)
-        pidfile = quote(f"{state.run_dir}/{next(self._pidfiles)}")
+        pidfile = quote(f"{state.run_dir}/p{next(self._pidfiles)}")
+        alive = quote(f"{state.run_dir}/alive")
         # the remote shell leads its own process group (sshd calls setsid), so
         # its recorded pid is the group a kill must reach
-        wrapped = f"echo $$ >{pidfile} && {{ {line}\n}}; _tether_rc=$?; rm -f {pidfile}; exit $_tether_rc"
+        wrapped = (
+            f"{{ echo $$ >{pidfile} && [ -e {alive} ]; }} || exit 255; "
+            f"{{ {line}\n}}; _tether_rc=$?; rm -f {pidfile}; exit $_tether_rc"
+        )
         display = stages[0].shown_argv if len(stages) == 1 else ["sh", "-c", plan_shell_line(Plan(stages))]
         stage = self._client_stage(
             wrapped, display=display, encoding=last.command.encoding, stdin=stdin, stdout=stdout, stderr=stderr
@@ -424,7 +433,7 @@ class AsyncRemoteMachine(AsyncMachine):
             if self._remote is not None and session.alive:
                 run_dir = quote(self._remote.run_dir)
                 # commands still running die with the connection (nohup ones are not recorded here)
-                stop = f'for f in {run_dir}/*; do [ -f "$f" ] && kill -s KILL -- -$(cat "$f") 2>/dev/null; done'
+                stop = f'rm -f {run_dir}/alive; for f in {run_dir}/p*; do [ -f "$f" ] && kill -s KILL -- -$(cat "$f") 2>/dev/null; done'
                 try:
                     session.run(f"{stop}; rm -rf -- {run_dir}", retcode=None, timeout=5)
                 except Exception:  # best effort on the way out

@@ -1,0 +1,82 @@
+"""The test servers themselves: real clients reach them, host keys are checked, the environment is clean."""
+
+import asyncio
+import shutil
+import subprocess
+
+import pytest
+
+pytestmark = pytest.mark.sshd
+
+
+def run(argv, data=b""):
+    return subprocess.run(argv, input=data, capture_output=True, timeout=30, check=False)
+
+
+def test_ssh_client_runs_commands_with_exit_codes_and_stdin(sshd_server):
+    assert run(sshd_server.ssh_argv("echo", "hi")).stdout == b"hi\n"
+    assert run(sshd_server.ssh_argv("sh", "-c", "'exit 7'")).returncode == 7
+    blob = bytes(range(256)) * 4096  # 1 MiB, every byte value
+    assert run(sshd_server.ssh_argv("cat"), blob).stdout == blob
+
+
+def test_remote_environment_is_clean_and_fast(sshd_server):
+    out = run(sshd_server.ssh_argv("sh", "-c", "'echo $HOME; echo ${PYENV_ROOT-none}'")).stdout.decode()
+    home, pyenv = out.splitlines()
+    assert home == str(sshd_server.home)  # an empty HOME: no rc file runs
+    assert pyenv == "none"
+
+
+def test_wrong_host_key_is_refused(sshd_server, tmp_path):
+    key = tmp_path / "other"
+    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)])
+    wrong = tmp_path / "known_hosts"
+    wrong.write_text(f"[{sshd_server.host}]:{sshd_server.port} {' '.join(key.with_suffix('.pub').read_text().split()[:2])}\n")
+    result = run(sshd_server.ssh_argv("-o", f"UserKnownHostsFile={wrong}", "true"))
+    assert result.returncode == 255
+    assert b"IDENTIFICATION HAS CHANGED" in result.stderr or b"verification failed" in result.stderr
+
+
+@pytest.mark.skipif(not shutil.which("plink"), reason="plink (putty-tools) is not installed")
+def test_plink_with_ppk_key_and_pinned_host_key(sshd_server):
+    result = run(sshd_server.plink_argv("echo", "from plink"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"from plink\n"
+
+
+def test_embedded_server_serves_commands_stdin_and_exit_codes(embedded_ssh_server):
+    import asyncssh
+
+    server = embedded_ssh_server
+
+    async def main():
+        async with asyncssh.connect(
+            server.host, server.port, username=server.user, client_keys=[str(server.client_key)],
+            known_hosts=str(server.known_hosts),
+        ) as conn:
+            echoed = await conn.run("cat", input=b"abc\x00def", encoding=None)
+            failed = await conn.run("echo oops >&2; exit 3")
+            home = await conn.run("echo $HOME")
+            return echoed.stdout, failed.exit_status, failed.stderr, home.stdout
+
+    stdout, status, stderr, home = asyncio.run(main())
+    assert stdout == b"abc\x00def"
+    assert (status, stderr) == (3, "oops\n")
+    assert home.strip() == str(server.home)
+    assert server.kind == "embedded"
+
+
+def test_embedded_server_refuses_unknown_keys(embedded_ssh_server, tmp_path):
+    import asyncssh
+
+    key = tmp_path / "stranger"
+    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)])
+
+    async def main():
+        await asyncssh.connect(
+            embedded_ssh_server.host, embedded_ssh_server.port, username=embedded_ssh_server.user,
+            client_keys=[str(key)], known_hosts=str(embedded_ssh_server.known_hosts),
+        )
+
+    with pytest.raises(asyncssh.PermissionDenied):
+        asyncio.run(main())
