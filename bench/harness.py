@@ -108,6 +108,25 @@ class NoSlowerThan:
 
 
 @dataclass(frozen=True)
+class MedianBelow:
+    """The variant's median time per operation is under ``seconds`` (an absolute goal)."""
+
+    seconds: float
+    variant: str = "tether"
+    what: str = ""  # how to say it, e.g. ">= 500 MB/s"
+
+    def evaluate(self, result: CaseResult) -> GoalResult:
+        said = self.what or f"median < {fmt_time(self.seconds)}"
+        name = f"{result.name}: {self.variant} {said}"
+        label = f"{result.name} {said}"
+        v = result.variant(self.variant)
+        if v is None or v.status != "ok":
+            return GoalResult(name, "N/A", f"{self.variant} {'missing' if v is None else v.status}", label)
+        median = v.stats["median"]
+        return GoalResult(name, "PASS" if median < self.seconds else "MISS", f"median {fmt_time(median)}", label)
+
+
+@dataclass(frozen=True)
 class PeakRssBelow:
     """The variant's worker (and the children it reaped) peaked under ``mb`` MB."""
 
@@ -182,15 +201,34 @@ def _replace(case: Case, **changes: Any) -> Case:
 # -- fixtures -------------------------------------------------------------------
 @contextlib.contextmanager
 def sshd_fixture() -> Iterator[dict]:
-    """Hook for remote cases: start the test SSH server, yield how to reach it.
+    """For remote cases: a real OpenSSH sshd on loopback (tether.testing), as a JSON-able dict.
 
-    To wire it, start the server from ``tether.testing`` here and yield a
-    JSON-able dict such as ``{"host", "port", "user", "keyfile", "known_hosts"}``;
-    snippets read it as ``fixture["port"]``. Until then cases that need it are
-    skipped with this reason.
+    Snippets read ``fixture["host"]``, ``"port"``, ``"user"``, ``"keyfile"``,
+    ``"keyfile_ppk"``, ``"known_hosts"``, ``"ssh_config"`` (alias
+    ``tether-test``) and ``"hostkey"`` (the SHA256 fingerprint). Every
+    library under test meets the same server, whose commands run in a clean
+    environment (no rc files), so the numbers measure the clients.
     """
-    raise Skip("needs_sshd: the SSH server fixture is not wired yet (bench/harness.py sshd_fixture)")
-    yield {}  # pragma: no cover
+    try:
+        from tether.testing import SshdUnavailable, start_openssh_server
+    except ImportError as exc:
+        raise Skip(f"tether.testing is not importable: {exc}") from None
+    with tempfile.TemporaryDirectory(prefix="tether-bench-sshd-") as directory:
+        try:
+            server_cm = start_openssh_server(directory)
+            server = server_cm.__enter__()
+        except SshdUnavailable as exc:
+            raise Skip(str(exc)) from None
+        try:
+            yield {
+                "host": server.host, "port": server.port, "user": server.user,
+                "keyfile": str(server.client_key),
+                "keyfile_ppk": str(server.client_key_ppk) if server.client_key_ppk else None,
+                "known_hosts": str(server.known_hosts), "ssh_config": str(server.ssh_config),
+                "hostkey": server.host_key_fingerprint,
+            }
+        finally:
+            server_cm.__exit__(None, None, None)
 
 
 FIXTURES: dict[str, Callable[[], contextlib.AbstractContextManager[dict]]] = {"sshd": sshd_fixture}

@@ -232,7 +232,7 @@ class AsyncRemoteMachine(AsyncMachine):
                 '_tether_run=$(mktemp -d "${TMPDIR:-/tmp}/tether-run.XXXXXX") && echo "$_tether_run" && '
                 ': >"$_tether_run/alive"; '
                 "trap 'rm -f \"$_tether_run/alive\"; for f in \"$_tether_run\"/p*; do "
-                "[ -f \"$f\" ] && kill -s KILL -- -$(cat \"$f\") 2>/dev/null; "
+                "[ -s \"$f\" ] && kill -s KILL -- -$(cat \"$f\") 2>/dev/null; "
                 "done; rm -rf \"$_tether_run\"' EXIT HUP TERM; "
                 "env -0 2>/dev/null"
             )
@@ -385,13 +385,17 @@ class AsyncRemoteMachine(AsyncMachine):
         state = self._state()
         changed, unset = self._env_delta()
         line = remote_line(stages, cwd=state.cwd if state.cwd != state.home else None, env=changed, unset=unset)
-        pidfile = quote(f"{state.run_dir}/p{next(self._pidfiles)}")
+        number = next(self._pidfiles)
+        if number and number % 1000 == 0:
+            self._sweep_pidfiles()
+        pidfile = quote(f"{state.run_dir}/p{number}")
         alive = quote(f"{state.run_dir}/alive")
         # the remote shell leads its own process group (sshd calls setsid), so
         # its recorded pid is the group a kill must reach
         wrapped = (
             f"{{ echo $$ >{pidfile} && [ -e {alive} ]; }} || exit 255; "
-            f"{{ {line}\n}}; _tether_rc=$?; rm -f {pidfile}; exit $_tether_rc"
+            # emptied (a builtin, no rm process) rather than removed; swept later
+            f"{{ {line}\n}}; _tether_rc=$?; : >{pidfile}; exit $_tether_rc"
         )
         display = stages[0].shown_argv if len(stages) == 1 else ["sh", "-c", plan_shell_line(Plan(stages))]
         stage = self._client_stage(
@@ -405,6 +409,11 @@ class AsyncRemoteMachine(AsyncMachine):
                 self._control(f"kill -s {name} -- -$(cat {pidfile} 2>/dev/null) 2>/dev/null", retcode=None)
 
         return stage, signal_remote
+
+    def _sweep_pidfiles(self) -> None:
+        """Remove the empty pid files of finished commands (one round trip per thousand commands)."""
+        run_dir = quote(self._state().run_dir)
+        self._control(f"find {run_dir} -name 'p*' -type f -empty -exec rm -f {{}} +", retcode=None)
 
     async def nohup_command(
         self, cmd: BaseCommand, *, cwd: str = ".", stdout: str = "nohup.out", stderr: str | None = None, append: bool = True
@@ -433,7 +442,7 @@ class AsyncRemoteMachine(AsyncMachine):
             if self._remote is not None and session.alive:
                 run_dir = quote(self._remote.run_dir)
                 # commands still running die with the connection (nohup ones are not recorded here)
-                stop = f'rm -f {run_dir}/alive; for f in {run_dir}/p*; do [ -f "$f" ] && kill -s KILL -- -$(cat "$f") 2>/dev/null; done'
+                stop = f'rm -f {run_dir}/alive; for f in {run_dir}/p*; do [ -s "$f" ] && kill -s KILL -- -$(cat "$f") 2>/dev/null; done'
                 try:
                     session.run(f"{stop}; rm -rf -- {run_dir}", retcode=None, timeout=5)
                 except Exception:  # best effort on the way out
