@@ -5,7 +5,10 @@ as one shell pipeline over one connection, so the data between those stages
 never crosses the network. The line also carries the machine's working
 directory and environment changes::
 
-    cd /srv && export LANG=C && ( ls -l | grep b )
+    cd /srv || exit 1; export LANG=C; ls -l
+
+The command comes last, as a plain statement, so the shell can replace
+itself with it (bash and dash do) instead of forking.
 
 A POSIX shell reports only the last stage's exit status. For pipefail
 semantics without assuming bash, each stage of a multi-stage pipeline
@@ -35,13 +38,12 @@ def remote_line(
     """The shell line that runs ``stages`` in ``cwd`` with ``env`` applied."""
     prefix = []
     if cwd is not None:
-        prefix.append(f"cd {quote(cwd)}")
+        prefix.append(f"cd {quote(cwd)} || exit 1; ")
     if unset:
-        prefix.append("unset " + " ".join(unset))
+        prefix.append("unset " + " ".join(unset) + "; ")
     if env:
-        prefix.append("export " + " ".join(f"{k}={quote(v)}" for k, v in env.items()))
-    body = _pipeline(stages)
-    return check_length(" && ".join([*prefix, body]) if prefix else body)
+        prefix.append("export " + " ".join(f"{k}={quote(v)}" for k, v in env.items()) + "; ")
+    return check_length("".join(prefix) + _pipeline(stages))
 
 
 def _pipeline(stages: Sequence[Stage]) -> str:

@@ -29,7 +29,7 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..commands.base import BaseCommand, Command, as_arg
@@ -42,6 +42,7 @@ from .base import AsyncMachine, Machine
 from .env import Env
 from .job import Job
 from .processes import ProcInfo, parse_ps
+from .remote_jobs import SWEEP_EVERY, RemoteJobs
 from .session import ShellSession
 
 _PS = "ps -e -ww -o pid=,uid=,stat=,args="
@@ -119,6 +120,17 @@ class RemoteWorkdir:
             self._machine._state().cwd = previous
 
 
+@dataclass
+class RemoteJob:
+    """Stages made ready to run remotely (see ``AsyncRemoteMachine._prepare``)."""
+
+    line: str  # the wrapped shell line
+    display: list[str]  # what errors show as the command line
+    encoding: str | None
+    signal: Callable[[int], None]  # signals the remote process group
+    redirects: dict[str, Any]  # stdin/stdout/stderr kept local: for the client stage
+
+
 class _RemoteState:
     """What we learned from the remote on first contact."""
 
@@ -150,6 +162,7 @@ class AsyncRemoteMachine(AsyncMachine):
         self.cwd = RemoteWorkdir(self)
         self._which_cache: dict[tuple[str, str], Any] = {}
         self._pidfiles = itertools.count()
+        self._jobs: RemoteJobs  # set with the remote state
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.host}>"
@@ -220,24 +233,11 @@ class AsyncRemoteMachine(AsyncMachine):
 
     def _state(self) -> _RemoteState:
         if self._remote is None:
-            # One round trip: home, OS name, a private run dir, the environment
-            # (NUL-separated). When the control shell ends (close, a dropped
-            # connection, this process dying) its EXIT trap kills every command
-            # still running: each one's shell recorded its process group as
-            # run_dir/p<n>. The trap first removes run_dir/alive, and a command
-            # starts only if that is still there after recording itself, so
-            # none can slip past the trap.
-            _, out, _ = self._control(
-                "pwd; uname -s; "
-                '_tether_run=$(mktemp -d "${TMPDIR:-/tmp}/tether-run.XXXXXX") && echo "$_tether_run" && '
-                ': >"$_tether_run/alive"; '
-                "trap 'rm -f \"$_tether_run/alive\"; for f in \"$_tether_run\"/p*; do "
-                "[ -s \"$f\" ] && kill -s KILL -- -$(cat \"$f\") 2>/dev/null; "
-                "done; rm -rf \"$_tether_run\"' EXIT HUP TERM; "
-                "env -0 2>/dev/null"
-            )
-            cwd, uname, run_dir, env_blob = [*out.split("\n", 3), "", "", "", ""][:4]
+            # One round trip: home, OS name, the job bookkeeping (remote_jobs), the environment
+            _, out, _ = self._control(f"pwd; uname -s; {RemoteJobs.setup_script()}; env -0 2>/dev/null")
+            cwd, uname, run_dir, proc, env_blob = [*out.split("\n", 4), "", "", "", "", ""][:5]
             env = dict(item.split("=", 1) for item in env_blob.split("\0") if "=" in item)
+            self._jobs = RemoteJobs(run_dir, has_proc=proc == "proc")
             self._remote = _RemoteState(cwd, env, uname, run_dir)
         return self._remote
 
@@ -362,11 +362,19 @@ class AsyncRemoteMachine(AsyncMachine):
         self._check_open()
         return await self._local()._start(plan, stdin=stdin, stdout=stdout, stderr=stderr, detach=detach)
 
-    def _local_stage(self, stages: list[Stage]) -> tuple[Stage, Callable[[int], None]]:
-        """One local stage (the client process) that runs ``stages`` remotely.
+    def _run_collected(self, cmd: BaseCommand, options: dict) -> Any:
+        """A machine that can run a whole command and collect its output in one call does it here.
+
+        Returns None when it cannot (the general path then runs the command
+        as a pipeline stage).
+        """
+        return None
+
+    def _prepare(self, stages: list[Stage]) -> RemoteJob:
+        """``stages`` as one remote job: its shell line, how to show and to signal it, local redirections.
 
         Redirections from or to LOCAL paths, and ``<<`` data, stay with the
-        client process; everything else becomes part of the remote line.
+        local side; everything else becomes part of the remote line.
         """
         self._check_open()
         stages = list(stages)
@@ -386,34 +394,24 @@ class AsyncRemoteMachine(AsyncMachine):
         changed, unset = self._env_delta()
         line = remote_line(stages, cwd=state.cwd if state.cwd != state.home else None, env=changed, unset=unset)
         number = next(self._pidfiles)
-        if number and number % 1000 == 0:
-            self._sweep_pidfiles()
-        pidfile = quote(f"{state.run_dir}/p{number}")
-        alive = quote(f"{state.run_dir}/alive")
-        # the remote shell leads its own process group (sshd calls setsid), so
-        # its recorded pid is the group a kill must reach
-        wrapped = (
-            f"{{ echo $$ >{pidfile} && [ -e {alive} ]; }} || exit 255; "
-            # emptied (a builtin, no rm process) rather than removed; swept later
-            f"{{ {line}\n}}; _tether_rc=$?; : >{pidfile}; exit $_tether_rc"
-        )
-        display = stages[0].shown_argv if len(stages) == 1 else ["sh", "-c", plan_shell_line(Plan(stages))]
-        stage = self._client_stage(
-            wrapped, display=display, encoding=last.command.encoding, stdin=stdin, stdout=stdout, stderr=stderr
-        )
+        if number and number % SWEEP_EVERY == 0:
+            self._control(self._jobs.sweep_script(), retcode=None)
 
         def signal_remote(sig: int) -> None:
             if not self._closed:
-                # `kill -s NAME -- -PGID`: dash's kill takes no `-KILL --` form
-                name = signal.Signals(sig).name[3:]
-                self._control(f"kill -s {name} -- -$(cat {pidfile} 2>/dev/null) 2>/dev/null", retcode=None)
+                self._control(self._jobs.signal_script(number, signal.Signals(sig).name[3:]), retcode=None)
 
-        return stage, signal_remote
+        display = stages[0].shown_argv if len(stages) == 1 else ["sh", "-c", plan_shell_line(Plan(stages))]
+        return RemoteJob(
+            self._jobs.wrap(line, number), display, last.command.encoding, signal_remote,
+            {"stdin": stdin, "stdout": stdout, "stderr": stderr},
+        )
 
-    def _sweep_pidfiles(self) -> None:
-        """Remove the empty pid files of finished commands (one round trip per thousand commands)."""
-        run_dir = quote(self._state().run_dir)
-        self._control(f"find {run_dir} -name 'p*' -type f -empty -exec rm -f {{}} +", retcode=None)
+    def _local_stage(self, stages: list[Stage]) -> tuple[Stage, Callable[[int], None]]:
+        """One local stage (the client process, or a channel) that runs ``stages`` remotely."""
+        job = self._prepare(stages)
+        stage = self._client_stage(job.line, display=job.display, encoding=job.encoding, **job.redirects)
+        return stage, job.signal
 
     async def nohup_command(
         self, cmd: BaseCommand, *, cwd: str = ".", stdout: str = "nohup.out", stderr: str | None = None, append: bool = True
@@ -440,11 +438,8 @@ class AsyncRemoteMachine(AsyncMachine):
         session, self._control_session = self._control_session, None
         if session is not None:
             if self._remote is not None and session.alive:
-                run_dir = quote(self._remote.run_dir)
-                # commands still running die with the connection (nohup ones are not recorded here)
-                stop = f'rm -f {run_dir}/alive; for f in {run_dir}/p*; do [ -s "$f" ] && kill -s KILL -- -$(cat "$f") 2>/dev/null; done'
-                try:
-                    session.run(f"{stop}; rm -rf -- {run_dir}", retcode=None, timeout=5)
+                try:  # what still runs dies with the connection (the trap would do it too)
+                    session.run(RemoteJobs.stop_script(), retcode=None, timeout=5)
                 except Exception:  # best effort on the way out
                     pass
             session.close()
@@ -535,6 +530,9 @@ class RemoteMachine(Machine):
     def run_command(self, cmd: BaseCommand, **kwargs: Any) -> Any:
         from .local import local
 
+        collected = self.aio._run_collected(cmd, kwargs)
+        if collected is not None:
+            return collected
         return local.run_command(cmd, **kwargs)
 
     def popen_command(self, cmd: BaseCommand, **kwargs: Any) -> Any:

@@ -184,18 +184,28 @@ async def start_process(conn: Any, line: str, stdin: Any, stdout: Any, stderr: A
 
     async def watch() -> None:
         try:
-            result = await process.wait(check=False)
-            code = result.exit_status
-            if code is None or code < 0:
-                sig = result.exit_signal[0] if result.exit_signal else None
-                code = -getattr(signal, f"SIG{sig}", signal.SIGKILL) if sig else 255
-            done.set_result(code)
+            done.set_result(exit_code(await process.wait(check=False)))
         except BaseException as exc:  # connection lost
             done.set_exception(exc)
 
     handle = ChannelProcess(process, ends.get("stdin"), ends.get("stdout"), ends.get("stderr"), done)
     handle.watcher = loop.create_task(watch())  # referenced, so it is not collected mid-flight
     return handle
+
+
+def exit_code(result: Any) -> int:
+    """subprocess-style: the exit status, ``-N`` for signal N, 255 when the server sent neither."""
+    code = result.exit_status
+    if code is not None and code >= 0:
+        return int(code)
+    name = result.exit_signal[0] if result.exit_signal else None
+    return -int(getattr(signal, f"SIG{name}", signal.SIGKILL)) if name else 255
+
+
+async def run_collected(conn: Any, line: str) -> tuple[int, bytes, bytes]:
+    """Run ``line`` with no input and return ``(exit code, stdout, stderr)``: one round of the loop."""
+    result = await conn.run(line, stdin=subprocess.DEVNULL, encoding=None, check=False)
+    return exit_code(result), result.stdout or b"", result.stderr or b""
 
 
 def _source(stdin: Any, ends: dict, given: list[int]) -> Any:
