@@ -263,3 +263,33 @@ def test_remote_commands_die_when_the_controller_dies(sshd_server, kind, tmp_pat
         while machine.pgrep(marker) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not machine.pgrep(marker)
+
+
+def test_popen_exposes_the_remote_pid_and_signals_reach_it(rem):
+    import signal
+
+    p = rem["sh"]["-c", "echo $$; exec sleep 300"].popen()
+    first = p.stdout.readline().decode()
+    assert p.pid == int(first)  # the remote pid, not the local client's
+    assert p.client_pid != p.pid or rem.__class__.__name__ == "NativeSshMachine"
+    p.send_signal(signal.SIGTERM)
+    # asyncssh reports the signal; OpenSSH's ssh and plink exit 255 for a remote killed by one
+    assert p.wait() in (-signal.SIGTERM, 255)
+    assert not [proc for proc in rem.list_processes() if proc.pid == int(first)]
+
+
+def test_gigabyte_of_remote_output_through_popen_in_bounded_memory(rem):
+    import resource
+
+    p = rem["head"]["-c", str(1 << 30), "/dev/zero"].popen()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    total = 0
+    while chunk := p.stdout.read(1 << 16):
+        total += len(chunk)
+    assert total == 1 << 30 and p.wait() == 0
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 64 * 1024  # KiB
+
+
+def test_stderr_past_pipe_buffers_does_not_hang(rem):
+    rc, out, err = rem["sh"]["-c", "head -c 3000000 /dev/zero | tr '\\0' e >&2; echo done"].run(timeout=60)
+    assert (rc, out, len(err)) == (0, "done\n", 3_000_000)

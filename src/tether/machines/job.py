@@ -63,6 +63,15 @@ class Job:
     # -- identity ----------------------------------------------------------
     @property
     def pid(self) -> int | None:
+        """The last stage's pid; for a stage run remotely, the remote pid."""
+        last_remote = self._remote_killers[-1] if self._remote_killers else None
+        if self.plan.stages[-1].host is not None and hasattr(last_remote, "pid"):
+            return last_remote.pid()  # type: ignore[union-attr]
+        return self.procs[-1].pid
+
+    @property
+    def client_pid(self) -> int | None:
+        """The last stage's LOCAL process (for a remote stage: the ssh or plink client)."""
         return self.procs[-1].pid
 
     @property

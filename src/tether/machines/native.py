@@ -105,11 +105,11 @@ class AsyncNativeSshMachine(AsyncRemoteMachine):
             rc, out, err = future.result(timeout)
         except concurrent.futures.TimeoutError:
             future.cancel()
-            job.signal(signal.SIGKILL)
+            job(signal.SIGKILL)
             raise ProcessTimedOut(job.display, timeout, host=self.host) from None
         except BaseException:  # ^C, or the connection died: leave nothing running
             future.cancel()
-            job.signal(signal.SIGKILL)
+            job(signal.SIGKILL)
             raise
         stdout, stderr = decode(out, job.encoding), decode(err, job.encoding)
         shown = Plan([Stage(plan.stages[-1].command, job.display, host=self.host)])

@@ -83,7 +83,13 @@ class Popen:
 
     @property
     def pid(self) -> int | None:
+        """The process id; on a remote machine, the remote one."""
         return self._job.pid
+
+    @property
+    def client_pid(self) -> int | None:
+        """The local process's id (for a remote command, its ssh or plink client)."""
+        return self._job.client_pid
 
     @property
     def argv(self) -> list[str]:
@@ -183,7 +189,13 @@ class Future:
 
     @property
     def pid(self) -> int | None:
+        """The process id; on a remote machine, the remote one."""
         return self._job.pid
+
+    @property
+    def client_pid(self) -> int | None:
+        """The local process's id (for a remote command, its ssh or plink client)."""
+        return self._job.client_pid
 
     def ready(self) -> bool:
         return self._future.done()

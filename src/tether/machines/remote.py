@@ -26,6 +26,7 @@ import posixpath
 import re
 import signal
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -122,13 +123,37 @@ class RemoteWorkdir:
 
 @dataclass
 class RemoteJob:
-    """Stages made ready to run remotely (see ``AsyncRemoteMachine._prepare``)."""
+    """Stages made ready to run remotely (see ``AsyncRemoteMachine._prepare``).
 
+    Calling it with a signal number signals the remote process group; the
+    local runners hold it as one of a job's "remote killers".
+    """
+
+    machine: AsyncRemoteMachine
+    number: int  # which job file records it
     line: str  # the wrapped shell line
     display: list[str]  # what errors show as the command line
     encoding: str | None
-    signal: Callable[[int], None]  # signals the remote process group
     redirects: dict[str, Any]  # stdin/stdout/stderr kept local: for the client stage
+
+    def __call__(self, sig: int) -> None:
+        machine = self.machine
+        if not machine._closed:
+            machine._control(machine._jobs.signal_script(self.number, signal.Signals(sig).name[3:]), retcode=None)
+
+    def pid(self, timeout: float = 5.0) -> int | None:
+        """The remote process's pid (it leads the remote process group); None if it never started."""
+        machine = self.machine
+        job = quote(machine._jobs.job_file(self.number))
+        deadline = time.monotonic() + timeout
+        while not machine._closed:
+            _, out, _ = machine._control(f"cat {job} 2>/dev/null", retcode=None)
+            if out.strip().isdigit():
+                return int(out)
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.005)
+        return None
 
 
 class _RemoteState:
@@ -397,13 +422,9 @@ class AsyncRemoteMachine(AsyncMachine):
         if number and number % SWEEP_EVERY == 0:
             self._control(self._jobs.sweep_script(), retcode=None)
 
-        def signal_remote(sig: int) -> None:
-            if not self._closed:
-                self._control(self._jobs.signal_script(number, signal.Signals(sig).name[3:]), retcode=None)
-
         display = stages[0].shown_argv if len(stages) == 1 else ["sh", "-c", plan_shell_line(Plan(stages))]
         return RemoteJob(
-            self._jobs.wrap(line, number), display, last.command.encoding, signal_remote,
+            self, number, self._jobs.wrap(line, number), display, last.command.encoding,
             {"stdin": stdin, "stdout": stdout, "stderr": stderr},
         )
 
@@ -411,7 +432,7 @@ class AsyncRemoteMachine(AsyncMachine):
         """One local stage (the client process, or a channel) that runs ``stages`` remotely."""
         job = self._prepare(stages)
         stage = self._client_stage(job.line, display=job.display, encoding=job.encoding, **job.redirects)
-        return stage, job.signal
+        return stage, job
 
     async def nohup_command(
         self, cmd: BaseCommand, *, cwd: str = ".", stdout: str = "nohup.out", stderr: str | None = None, append: bool = True
@@ -536,6 +557,7 @@ class RemoteMachine(Machine):
         return local.run_command(cmd, **kwargs)
 
     def popen_command(self, cmd: BaseCommand, **kwargs: Any) -> Any:
+        """Start ``cmd``; the handle's ``pid`` is the REMOTE pid (the local client's is ``client_pid``)."""
         from .local import local
 
         return local.popen_command(cmd, **kwargs)

@@ -19,6 +19,7 @@ from typing import Any
 
 from .._portal import ssh_portal
 from ..exceptions import AuthenticationError, ConnectError, HostKeyError
+from .ssh_window import bound_receive_buffer
 
 STREAM_DEFAULTS = (subprocess.PIPE, subprocess.DEVNULL, subprocess.STDOUT)
 
@@ -177,6 +178,7 @@ async def start_process(conn: Any, line: str, stdin: Any, stdout: Any, stderr: A
         for fd in given:
             os.close(fd)
         raise
+    bound_receive_buffer(process.channel)
     # output that arrived meanwhile is buffered by asyncssh and passed on here
     await process.redirect(stdin=remote_in, stdout=remote_out, stderr=remote_err)
     loop = asyncio.get_running_loop()
