@@ -19,7 +19,7 @@ MACHINES = {"SshMachine": SshMachine, "NativeSshMachine": NativeSshMachine, "Put
 
 
 @pytest.fixture(params=list(MACHINES))
-def Machine(request, sshd_server):  # noqa: N802 - stands for the class the guide names
+def Machine(request, sshd_server):
     if request.param == "PuttyMachine" and not shutil.which("plink"):
         pytest.skip("plink (putty-tools) is not installed")
     cls = MACHINES[request.param]
@@ -35,7 +35,7 @@ def server(sshd_server):
     return sshd_server
 
 
-def test_remote_machines_section(Machine, server, capsys):  # noqa: N803
+def test_remote_machines_section(Machine, server, capsys):
     rem = Machine(server.host, user=server.user, keyfile=server.client_key)
     # ...
     rem.close()
@@ -45,7 +45,7 @@ def test_remote_machines_section(Machine, server, capsys):  # noqa: N803
     assert rem.closed
 
 
-def test_working_directory_and_environment_section(Machine, server, capsys):  # noqa: N803
+def test_working_directory_and_environment_section(Machine, server, capsys):
     with Machine(server.host, user=server.user, keyfile=server.client_key) as rem, rem.tempdir() as home:
         (home / "Desktop").mkdir()
         rem.cwd.chdir(home)
@@ -59,7 +59,7 @@ def test_working_directory_and_environment_section(Machine, server, capsys):  # 
         assert repr(rem.which("ls")) in ("<RemotePath /bin/ls>", "<RemotePath /usr/bin/ls>")
 
 
-def test_remote_commands_section(Machine, server):  # noqa: N803
+def test_remote_commands_section(Machine, server):
     with Machine(server.host, user=server.user, keyfile=server.client_key) as rem, rem.tempdir() as d:
         rem.cwd.chdir(d)
         for name in ("foo", "bar", "spam"):
@@ -74,7 +74,7 @@ def test_remote_commands_section(Machine, server):  # noqa: N803
         assert r_grep  # looked up like r_ls
 
 
-def test_nesting_commands_section(Machine, server, tmp_path):  # noqa: N803
+def test_nesting_commands_section(Machine, server, tmp_path):
     with Machine(server.host, user=server.user, keyfile=server.client_key) as rem, rem.tempdir() as shims:
         _stand_ins(rem, shims)
         r_sudo = rem["sudo"]
@@ -91,7 +91,7 @@ def test_nesting_commands_section(Machine, server, tmp_path):  # noqa: N803
     assert ssh["tether-test", ssh["tether-test", "ls", "/"]]().split() == local["ls"]("/").split()
 
 
-def test_piping_section(Machine, server):  # noqa: N803
+def test_piping_section(Machine, server):
     with Machine(server.host, user=server.user, keyfile=server.client_key) as rem, rem.tempdir() as d:
         rem.cwd.chdir(d)
         for name in ("bin", "Public", "src"):

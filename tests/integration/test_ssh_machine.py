@@ -275,6 +275,9 @@ def test_popen_exposes_the_remote_pid_and_signals_reach_it(rem):
     p.send_signal(signal.SIGTERM)
     # asyncssh reports the signal; OpenSSH's ssh and plink exit 255 for a remote killed by one
     assert p.wait() in (-signal.SIGTERM, 255)
+    deadline = time.monotonic() + 5  # the client may report before the remote process is reaped
+    while [proc for proc in rem.list_processes() if proc.pid == int(first)] and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert not [proc for proc in rem.list_processes() if proc.pid == int(first)]
 
 
@@ -293,3 +296,28 @@ def test_gigabyte_of_remote_output_through_popen_in_bounded_memory(rem):
 def test_stderr_past_pipe_buffers_does_not_hang(rem):
     rc, out, err = rem["sh"]["-c", "head -c 3000000 /dev/zero | tr '\\0' e >&2; echo done"].run(timeout=60)
     assert (rc, out, len(err)) == (0, "done\n", 3_000_000)
+
+
+@pytest.fixture(scope="module")
+def stock_sshd(tmp_path_factory):
+    """An sshd with OpenSSH's default limit of 10 sessions per connection."""
+    from tether.testing import start_openssh_server
+    from tether.testing.sshd import sshd_path
+
+    if sshd_path() is None:
+        pytest.skip("needs OpenSSH's sshd")
+    with start_openssh_server(tmp_path_factory.mktemp("stock-sshd"), extra_config=["MaxSessions 10"]) as server:
+        yield server
+
+
+@pytest.mark.parametrize("kind", ["ssh", "native"])
+def test_500_concurrent_commands_queue_for_channels_and_all_succeed(stock_sshd, kind):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with connect(stock_sshd, kind) as machine:
+        echo = machine["echo"]
+        with ThreadPoolExecutor(64) as pool:
+            results = list(pool.map(lambda i: echo(i), range(500)))
+        assert results == [f"{i}\n" for i in range(500)]
+        with machine.session() as s:  # sessions count against the limit too, and are freed
+            assert s.run("echo ok") == (0, "ok\n", "")

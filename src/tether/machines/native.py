@@ -27,7 +27,7 @@ from ..exceptions import ProcessTimedOut
 from ..transports.base import DEVNULL, PIPE
 from ..transports.native import open_connection, run_collected, start_process
 from .job import check_exit, decode
-from .remote import AsyncRemoteMachine, RemoteMachine, check_name
+from .remote import DEFAULT_MAX_SESSIONS, AsyncRemoteMachine, RemoteMachine, check_name
 
 DEFAULT_KEEPALIVE = 30.0
 # run_command options under which a command's output can simply be collected
@@ -51,8 +51,9 @@ class AsyncNativeSshMachine(AsyncRemoteMachine):
         connect_timeout: float = 10,
         keepalive: float | None = DEFAULT_KEEPALIVE,
         jump: Any = None,
+        max_sessions: int = DEFAULT_MAX_SESSIONS,
     ) -> None:
-        super().__init__(host)
+        super().__init__(host, max_sessions)
         self.user = check_name(user, "user name") if user is not None else None
         self.port = port
         self._connect_options = dict(
@@ -100,7 +101,13 @@ class AsyncNativeSshMachine(AsyncRemoteMachine):
         if any(job.redirects.values()):
             return None
         timeout = options.get("timeout")
-        future = ssh_portal.submit(run_collected, self._conn, job.line)
+        self._channels.acquire()
+        try:
+            future = ssh_portal.submit(run_collected, self._conn, job.line)
+        except BaseException:
+            self._channels.release()
+            raise
+        future.add_done_callback(lambda _: self._channels.release())
         try:
             rc, out, err = future.result(timeout)
         except concurrent.futures.TimeoutError:
@@ -144,11 +151,13 @@ class NativeSshMachine(RemoteMachine):
         connect_timeout: float = 10,
         keepalive: float | None = DEFAULT_KEEPALIVE,
         jump: Any = None,
+        max_sessions: int = DEFAULT_MAX_SESSIONS,
     ) -> None:
         super().__init__(
             AsyncNativeSshMachine(
                 host, user=user, port=port, keyfile=keyfile, password=password, known_hosts=known_hosts,
                 host_key_policy=host_key_policy, connect_timeout=connect_timeout, keepalive=keepalive, jump=jump,
+                max_sessions=max_sessions,
             )
         )
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from ..exceptions import ConnectError, ShellSessionError
 from ..transports.putty import as_ppk, connect_error, fingerprints_from_known_hosts
-from .remote import AsyncRemoteMachine, RemoteMachine, check_name
+from .remote import DEFAULT_MAX_SESSIONS, AsyncRemoteMachine, RemoteMachine, check_name
 
 
 class AsyncPuttyMachine(AsyncRemoteMachine):
@@ -46,8 +46,9 @@ class AsyncPuttyMachine(AsyncRemoteMachine):
         known_hosts: Any = None,
         hostkey: str | Sequence[str] | None = None,
         connect_timeout: float = 10,
+        max_sessions: int = DEFAULT_MAX_SESSIONS,
     ) -> None:
-        super().__init__(host)
+        super().__init__(host, max_sessions)
         self.user = check_name(user, "user name") if user is not None else None
         self.port = port
         plink = os.fspath(plink_command) if plink_command is not None else shutil.which("plink")
@@ -148,12 +149,13 @@ class PuttyMachine(RemoteMachine):
         known_hosts: Any = None,
         hostkey: str | Sequence[str] | None = None,
         connect_timeout: float = 10,
+        max_sessions: int = DEFAULT_MAX_SESSIONS,
     ) -> None:
         super().__init__(
             AsyncPuttyMachine(
                 host, user=user, port=port, keyfile=keyfile, password=password, plink_command=plink_command,
                 pscp_command=pscp_command, plink_opts=plink_opts, pscp_opts=pscp_opts, known_hosts=known_hosts,
-                hostkey=hostkey, connect_timeout=connect_timeout,
+                hostkey=hostkey, connect_timeout=connect_timeout, max_sessions=max_sessions,
             )
         )
 

@@ -47,6 +47,7 @@ from .remote_jobs import SWEEP_EVERY, RemoteJobs
 from .session import ShellSession
 
 _PS = "ps -e -ww -o pid=,uid=,stat=,args="
+DEFAULT_MAX_SESSIONS = 10  # OpenSSH sshd's MaxSessions default
 
 
 # host and user names reach ssh's command line and its %-tokens (ProxyCommand,
@@ -176,9 +177,14 @@ class AsyncRemoteMachine(AsyncMachine):
 
     host: str  # always set, unlike local's None
 
-    def __init__(self, host: str) -> None:
+    def __init__(self, host: str, max_sessions: int = DEFAULT_MAX_SESSIONS) -> None:
         super().__init__()
         self.host = check_name(host, "host name")
+        if max_sessions < 2:
+            raise ValueError(f"max_sessions must be at least 2 (one is the control shell's); got {max_sessions}")
+        # sshd refuses channels past its MaxSessions (10 by default): commands
+        # beyond that wait for a free one instead of failing
+        self._channels = threading.BoundedSemaphore(max_sessions - 1)
         self.facade: Any = None  # the sync Machine users hold (commands point at it)
         self._control_session: ShellSession | None = None
         self._control_lock = threading.Lock()
@@ -216,16 +222,26 @@ class AsyncRemoteMachine(AsyncMachine):
 
     def _client_stage(self, line: str, *, display: list[str], encoding: str | None = "utf-8", **redirects: Any) -> Stage:
         """The local pipeline stage that runs shell ``line`` on this machine."""
-        if self._client_is_process:
-            argv, launcher = self._client_argv(line), None
-        else:
-            argv, launcher = ["ssh", str(self.host), line], functools.partial(self._launch_stage, line)
+        # the argv is what a plan shows; the launcher starts it within the channel limit
+        argv = self._client_argv(line) if self._client_is_process else ["ssh", str(self.host), line]
+        launcher = functools.partial(self._launch_stage, line)
         client = Command(_local_facade(), argv[0], encoding)
         env = self._client_env()
         return Stage(client, argv, env=env, display=display, host=self.host, launcher=launcher, **redirects)
 
     def _launch_stage(self, line: str, argv: Any, *, stdin: Any, stdout: Any, stderr: Any, **_: Any) -> Any:
-        return self._open_client(line, stdin=stdin, stdout=stdout, stderr=stderr)
+        return self._open_channel(line, stdin=stdin, stdout=stdout, stderr=stderr)
+
+    def _open_channel(self, line: str, stdin: Any = PIPE, stdout: Any = PIPE, stderr: Any = PIPE) -> Any:
+        """``_open_client`` within the channel limit: waits for a free channel, frees it at exit."""
+        self._channels.acquire()
+        try:
+            handle = self._open_client(line, stdin=stdin, stdout=stdout, stderr=stderr)
+        except BaseException:
+            self._channels.release()
+            raise
+        release_when_done(handle, self._channels.release)
+        return handle
 
     def _connect_blocking(self) -> None:
         raise NotImplementedError
@@ -362,7 +378,7 @@ class AsyncRemoteMachine(AsyncMachine):
 
     def _session_process(self) -> Any:
         self._check_open()
-        return self._open_client("sh")
+        return self._open_channel("sh")
 
     async def session(self, new_session: bool = False) -> Any:
         """A persistent remote shell; see :class:`tether.machines.session.AsyncShellSession`."""
@@ -469,6 +485,22 @@ class AsyncRemoteMachine(AsyncMachine):
 
     async def close(self) -> None:
         await asyncio.to_thread(self._close_blocking)
+
+
+def release_when_done(handle: Any, release: Callable[[], None]) -> None:
+    """Call ``release`` once the process behind ``handle`` has exited."""
+    done = getattr(handle, "add_done_callback", None)
+    if done is not None:  # a channel: its completion future
+        done(lambda _: release())
+        return
+
+    def wait_then_release() -> None:
+        try:
+            handle.wait()
+        finally:
+            release()
+
+    threading.Thread(target=wait_then_release, name="tether-channel-slot", daemon=True).start()
 
 
 def _local_facade() -> Any:

@@ -23,7 +23,7 @@ from typing import Any
 
 from ..exceptions import ConnectError, ShellSessionError
 from ..transports.openssh import ControlMaster, connect_error, connection_options
-from .remote import AsyncRemoteMachine, RemoteMachine, check_name
+from .remote import DEFAULT_MAX_SESSIONS, AsyncRemoteMachine, RemoteMachine, check_name
 
 
 class AsyncSshMachine(AsyncRemoteMachine):
@@ -43,8 +43,9 @@ class AsyncSshMachine(AsyncRemoteMachine):
         connect_timeout: float = 10,
         known_hosts: Any = None,
         host_key_policy: str = "strict",
+        max_sessions: int = DEFAULT_MAX_SESSIONS,
     ) -> None:
-        super().__init__(host)
+        super().__init__(host, max_sessions)
         self.user = check_name(user, "user name") if user is not None else None
         self.port = port
         ssh = os.fspath(ssh_command) if ssh_command is not None else shutil.which("ssh")
@@ -116,12 +117,13 @@ class SshMachine(RemoteMachine):
         connect_timeout: float = 10,
         known_hosts: Any = None,
         host_key_policy: str = "strict",
+        max_sessions: int = DEFAULT_MAX_SESSIONS,
     ) -> None:
         super().__init__(
             AsyncSshMachine(
                 host, user=user, port=port, keyfile=keyfile, password=password, ssh_command=ssh_command,
                 scp_command=scp_command, ssh_opts=ssh_opts, scp_opts=scp_opts, connect_timeout=connect_timeout,
-                known_hosts=known_hosts, host_key_policy=host_key_policy,
+                known_hosts=known_hosts, host_key_policy=host_key_policy, max_sessions=max_sessions,
             )
         )
 

@@ -19,7 +19,7 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -48,8 +48,10 @@ def sshd_version() -> str:
     return text.split(",")[0] if text else "unknown"
 
 
-def _config(directory: Path, port: int, host_key: Path, authorized_keys: Path, home: Path) -> str:
+def _config(directory: Path, port: int, host_key: Path, authorized_keys: Path, home: Path, extra: Sequence[str]) -> str:
+    # sshd takes the first value it reads for a keyword: extra lines go first to override
     return "\n".join([
+        *extra,
         "ListenAddress 127.0.0.1",
         f"Port {port}",
         f"HostKey {host_key}",
@@ -80,8 +82,13 @@ def _config(directory: Path, port: int, host_key: Path, authorized_keys: Path, h
 
 
 @contextmanager
-def start_openssh_server(directory: str | os.PathLike, *, timeout: float = 10) -> Iterator[SshServer]:
-    """Start sshd in ``directory`` (created if needed), yield its SshServer, stop it."""
+def start_openssh_server(
+    directory: str | os.PathLike, *, timeout: float = 10, extra_config: Sequence[str] = ()
+) -> Iterator[SshServer]:
+    """Start sshd in ``directory`` (created if needed), yield its SshServer, stop it.
+
+    ``extra_config`` lines (``"MaxSessions 10"``) override the defaults.
+    """
     path = sshd_path()
     if path is None:
         raise SshdUnavailable("OpenSSH sshd is not installed (Debian: apt-get install openssh-server)")
@@ -97,7 +104,7 @@ def start_openssh_server(directory: str | os.PathLike, *, timeout: float = 10) -
     for _attempt in range(5):  # a free port can be taken between probe and bind
         port = free_port()
         config = root / "sshd_config"
-        config.write_text(_config(root, port, keys.host_key, authorized, home))
+        config.write_text(_config(root, port, keys.host_key, authorized, home, extra_config))
         log = root / "sshd.log"
         with open(log, "wb") as log_file:
             process = subprocess.Popen(

@@ -21,7 +21,8 @@ from .._portal import ssh_portal
 from ..exceptions import AuthenticationError, ConnectError, HostKeyError
 from .ssh_window import bound_receive_buffer
 
-STREAM_DEFAULTS = (subprocess.PIPE, subprocess.DEVNULL, subprocess.STDOUT)
+# channel-open failure codes: administratively prohibited, connect failed, resource shortage
+_REFUSALS = (1, 2, 4)
 
 
 async def open_connection(
@@ -131,6 +132,10 @@ class ChannelProcess:
     def poll(self) -> int | None:
         return self.returncode
 
+    def add_done_callback(self, callback: Any) -> None:
+        """Call ``callback(self)`` once the remote command has ended (at once if it has)."""
+        self._done.add_done_callback(lambda _: callback(self))
+
     def wait(self, timeout: float | None = None) -> int:
         try:
             self._done.result(timeout)
@@ -171,7 +176,7 @@ async def start_process(conn: Any, line: str, stdin: Any, stdout: Any, stderr: A
         remote_in = _source(stdin, ends, given)
         remote_out = _target(stdout, "stdout", ends, given)
         remote_err = subprocess.STDOUT if stderr == subprocess.STDOUT else _target(stderr, "stderr", ends, given)
-        process = await conn.create_process(line, encoding=None)
+        process = await open_with_retry(lambda: conn.create_process(line, encoding=None))
     except BaseException:
         for end in ends.values():
             end.close()
@@ -204,9 +209,33 @@ def exit_code(result: Any) -> int:
     return -int(getattr(signal, f"SIG{name}", signal.SIGKILL)) if name else 255
 
 
+async def open_with_retry(open_channel: Any, patience: float = 10.0) -> Any:
+    """Open a channel, waiting while the server refuses it for lack of sessions.
+
+    tether keeps below sshd's MaxSessions, but the server frees a session
+    only once it has processed our close of the last one, a moment after we
+    consider it closed; so a refusal right then is retried, not reported.
+    """
+    import asyncssh
+
+    deadline = asyncio.get_running_loop().time() + patience
+    delay = 0.001
+    while True:
+        try:
+            return await open_channel()
+        except asyncssh.ChannelOpenError as exc:
+            # sshd answers "open failed" (code 2) at its MaxSessions; a closed
+            # connection also says code 2, but "SSH connection closed"
+            refused = exc.code in _REFUSALS and "closed" not in str(exc.reason)
+            if not refused or asyncio.get_running_loop().time() > deadline:
+                raise
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.05)
+
+
 async def run_collected(conn: Any, line: str) -> tuple[int, bytes, bytes]:
     """Run ``line`` with no input and return ``(exit code, stdout, stderr)``: one round of the loop."""
-    result = await conn.run(line, stdin=subprocess.DEVNULL, encoding=None, check=False)
+    result = await open_with_retry(lambda: conn.run(line, stdin=subprocess.DEVNULL, encoding=None, check=False))
     return exit_code(result), result.stdout or b"", result.stderr or b""
 
 
