@@ -321,3 +321,63 @@ def test_500_concurrent_commands_queue_for_channels_and_all_succeed(stock_sshd, 
         assert results == [f"{i}\n" for i in range(500)]
         with machine.session() as s:  # sessions count against the limit too, and are freed
             assert s.run("echo ok") == (0, "ok\n", "")
+
+
+@pytest.mark.parametrize("kind", list(MACHINES))
+def test_pinned_host_key_is_the_only_one_accepted(sshd_server, tmp_path, kind):
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    with connect(sshd_server, kind, known_hosts=empty, host_key=sshd_server.host_public_key) as machine:
+        assert machine["echo"]("pinned") == "pinned\n"
+    local["ssh-keygen"]("-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "other"))
+    other = (tmp_path / "other.pub").read_text()
+    with pytest.raises(HostKeyError):
+        connect(sshd_server, kind, known_hosts=empty, host_key=other)
+    with pytest.raises(ValueError, match="host_key"):
+        connect(sshd_server, kind, host_key="not a key")
+
+
+@pytest.mark.parametrize("kind", ["ssh", "native"])
+def test_unknown_host_is_refused_unless_accept_new(sshd_server, tmp_path, kind):
+    known = tmp_path / "known_hosts"
+    known.write_text("")
+    with pytest.raises(HostKeyError, match="accept-new"):
+        connect(sshd_server, kind, known_hosts=known)
+    with connect(sshd_server, kind, known_hosts=known, host_key_policy="accept-new") as machine:
+        assert machine["echo"]("new") == "new\n"
+    assert sshd_server.host_public_key.split()[1] in known.read_text()  # recorded...
+    with connect(sshd_server, kind, known_hosts=known) as machine:  # ...and trusted from now on
+        assert machine["echo"]("known") == "known\n"
+
+
+@pytest.mark.parametrize("name", ["-oProxyCommand=id", "host;id", "a b", "$(id)", ""])
+def test_host_and_user_names_that_could_inject_are_refused(sshd_server, name):
+    with pytest.raises(ValueError, match="invalid host name"):
+        SshMachine(name)
+    with pytest.raises(ValueError, match="invalid user name"):
+        NativeSshMachine("localhost", user=name or "-x")
+
+
+@pytest.fixture(scope="module")
+def password_server(tmp_path_factory):
+    from tether.testing import start_embedded_server
+
+    with start_embedded_server(tmp_path_factory.mktemp("password-sshd"), password="correct horse") as server:
+        yield server
+
+
+@pytest.mark.parametrize("kind", list(MACHINES))
+def test_password_login_never_shows_the_password(password_server, kind):
+    marker = "correct horse"
+    options = dict(user=password_server.user, port=password_server.port, known_hosts=password_server.known_hosts)
+    if kind == "putty" and not shutil.which("plink"):
+        pytest.skip("plink (putty-tools) is not installed")
+    with MACHINES[kind](password_server.host, password=marker, **options) as machine:
+        assert machine["echo"]("in") == "in\n"
+        # not on any command line of this host, not in our environment
+        assert not [p for p in local.list_processes() if marker in p.args]
+        assert marker not in repr(machine)
+    start = time.monotonic()
+    with pytest.raises(AuthenticationError) as info:
+        MACHINES[kind](password_server.host, password="wrong", **options)
+    assert time.monotonic() - start < 10 and "wrong" not in str(info.value)

@@ -51,6 +51,7 @@ class AsyncNativeSshMachine(AsyncRemoteMachine):
         connect_timeout: float = 10,
         keepalive: float | None = DEFAULT_KEEPALIVE,
         jump: Any = None,
+        host_key: str | None = None,
         max_sessions: int = DEFAULT_MAX_SESSIONS,
     ) -> None:
         super().__init__(host, max_sessions)
@@ -59,6 +60,7 @@ class AsyncNativeSshMachine(AsyncRemoteMachine):
         self._connect_options = dict(
             user=user, port=port, keyfile=keyfile, password=password, known_hosts=known_hosts,
             host_key_policy=host_key_policy, connect_timeout=connect_timeout, keepalive=keepalive, jump=jump,
+            host_key=host_key,
         )
         self._conn: Any = None
 
@@ -151,13 +153,14 @@ class NativeSshMachine(RemoteMachine):
         connect_timeout: float = 10,
         keepalive: float | None = DEFAULT_KEEPALIVE,
         jump: Any = None,
+        host_key: str | None = None,
         max_sessions: int = DEFAULT_MAX_SESSIONS,
     ) -> None:
         super().__init__(
             AsyncNativeSshMachine(
                 host, user=user, port=port, keyfile=keyfile, password=password, known_hosts=known_hosts,
                 host_key_policy=host_key_policy, connect_timeout=connect_timeout, keepalive=keepalive, jump=jump,
-                max_sessions=max_sessions,
+                host_key=host_key, max_sessions=max_sessions,
             )
         )
 

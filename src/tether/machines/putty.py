@@ -25,7 +25,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..exceptions import ConnectError, ShellSessionError
-from ..transports.putty import as_ppk, connect_error, fingerprints_from_known_hosts
+from ..transports.openssh import parse_public_key
+from ..transports.putty import as_ppk, connect_error, fingerprint, fingerprints_from_known_hosts
 from .remote import DEFAULT_MAX_SESSIONS, AsyncRemoteMachine, RemoteMachine, check_name
 
 
@@ -46,6 +47,7 @@ class AsyncPuttyMachine(AsyncRemoteMachine):
         known_hosts: Any = None,
         hostkey: str | Sequence[str] | None = None,
         connect_timeout: float = 10,
+        host_key: str | None = None,
         max_sessions: int = DEFAULT_MAX_SESSIONS,
     ) -> None:
         super().__init__(host, max_sessions)
@@ -58,6 +60,8 @@ class AsyncPuttyMachine(AsyncRemoteMachine):
         self.pscp_command = os.fspath(pscp_command) if pscp_command is not None else "pscp"
         self.pscp_opts = list(pscp_opts)
         self.connect_timeout = connect_timeout
+        if host_key is not None:  # an OpenSSH public key line, pinned like on the other machines
+            hostkey = fingerprint(parse_public_key(host_key)[1])
         self._directory = tempfile.mkdtemp(prefix="tether-plink-")  # 0700: converted key, password file
         try:
             self._options = self._build_options(keyfile, password, known_hosts, hostkey, plink_opts)
@@ -120,9 +124,16 @@ class AsyncPuttyMachine(AsyncRemoteMachine):
             self._close_blocking()
             raise connect_error(self.host, str(exc)) from None
         finally:
-            # downstream plinks ride on the authenticated upstream: the password can go
+            self._forget_password()
+
+    def _forget_password(self) -> None:
+        # later plinks ride on the authenticated upstream (-share): the password can go
+        if "-pwfile" in self._options:
+            at = self._options.index("-pwfile")
+            secret = self._options[at + 1]
+            del self._options[at : at + 2]
             try:
-                os.unlink(os.path.join(self._directory, "password"))
+                os.unlink(secret)
             except FileNotFoundError:
                 pass
 
@@ -149,13 +160,14 @@ class PuttyMachine(RemoteMachine):
         known_hosts: Any = None,
         hostkey: str | Sequence[str] | None = None,
         connect_timeout: float = 10,
+        host_key: str | None = None,
         max_sessions: int = DEFAULT_MAX_SESSIONS,
     ) -> None:
         super().__init__(
             AsyncPuttyMachine(
                 host, user=user, port=port, keyfile=keyfile, password=password, plink_command=plink_command,
                 pscp_command=pscp_command, plink_opts=plink_opts, pscp_opts=pscp_opts, known_hosts=known_hosts,
-                hostkey=hostkey, connect_timeout=connect_timeout, max_sessions=max_sessions,
+                hostkey=hostkey, connect_timeout=connect_timeout, host_key=host_key, max_sessions=max_sessions,
             )
         )
 

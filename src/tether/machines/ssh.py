@@ -43,6 +43,7 @@ class AsyncSshMachine(AsyncRemoteMachine):
         connect_timeout: float = 10,
         known_hosts: Any = None,
         host_key_policy: str = "strict",
+        host_key: str | None = None,
         max_sessions: int = DEFAULT_MAX_SESSIONS,
     ) -> None:
         super().__init__(host, max_sessions)
@@ -55,11 +56,15 @@ class AsyncSshMachine(AsyncRemoteMachine):
         self.scp_command = os.fspath(scp_command) if scp_command is not None else "scp"
         self.scp_opts = list(scp_opts)
         self.connect_timeout = connect_timeout
+        self._master = ControlMaster(ssh, host, [], password)
+        pinned = self._master.pin_host_key(host_key) if host_key is not None else []
         options = connection_options(
-            user=user, port=port, keyfile=keyfile, known_hosts=known_hosts, host_key_policy=host_key_policy,
-            connect_timeout=connect_timeout, batch=password is None,
+            user=user, port=port, keyfile=keyfile, known_hosts=None if pinned else known_hosts,
+            host_key_policy="strict" if pinned else host_key_policy, connect_timeout=connect_timeout,
+            batch=password is None,
         )
-        self._master = ControlMaster(ssh, host, [*options, *ssh_opts], password)
+        # ssh keeps the first value it sees for an option: the pin comes first
+        self._master.options = [*pinned, *options, *ssh_opts]
 
     def __repr__(self) -> str:
         who = f"{self.user}@" if self.user else ""
@@ -117,13 +122,14 @@ class SshMachine(RemoteMachine):
         connect_timeout: float = 10,
         known_hosts: Any = None,
         host_key_policy: str = "strict",
+        host_key: str | None = None,
         max_sessions: int = DEFAULT_MAX_SESSIONS,
     ) -> None:
         super().__init__(
             AsyncSshMachine(
                 host, user=user, port=port, keyfile=keyfile, password=password, ssh_command=ssh_command,
                 scp_command=scp_command, ssh_opts=ssh_opts, scp_opts=scp_opts, connect_timeout=connect_timeout,
-                known_hosts=known_hosts, host_key_policy=host_key_policy, max_sessions=max_sessions,
+                known_hosts=known_hosts, host_key_policy=host_key_policy, host_key=host_key, max_sessions=max_sessions,
             )
         )
 

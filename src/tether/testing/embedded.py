@@ -86,11 +86,27 @@ async def _relay(source: Any, sink: Any, close: bool = False) -> None:
             sink.close()
 
 
-async def _start(root: Path, keys: Any, home: Path, authorized: Path) -> Any:
+def _server_class(password: str | None) -> Any:
+    """asyncssh's SSHServer, accepting ``password`` too when one is given."""
+    import hmac
+
+    import asyncssh
+
+    class Server(asyncssh.SSHServer):  # type: ignore[misc]
+        def password_auth_supported(self) -> bool:
+            return password is not None
+
+        def validate_password(self, username: str, offered: str) -> bool:
+            return password is not None and hmac.compare_digest(offered.encode(), password.encode())
+
+    return Server
+
+
+async def _start(root: Path, keys: Any, home: Path, authorized: Path, password: str | None) -> Any:
     import asyncssh
 
     return await asyncssh.create_server(
-        None, "127.0.0.1", 0,
+        _server_class(password), "127.0.0.1", 0,
         server_host_keys=[str(keys.host_key)],
         authorized_client_keys=str(authorized),
         process_factory=lambda process: _serve_command(process, home),
@@ -107,8 +123,12 @@ async def _close(acceptor: Any) -> None:
 
 
 @contextmanager
-def start_embedded_server(directory: str | os.PathLike) -> Iterator[SshServer]:
-    """Start the in-process server in ``directory``, yield its SshServer, stop it."""
+def start_embedded_server(directory: str | os.PathLike, *, password: str | None = None) -> Iterator[SshServer]:
+    """Start the in-process server in ``directory``, yield its SshServer, stop it.
+
+    With ``password``, password authentication is offered as well (for
+    testing clients' password handling without touching system accounts).
+    """
     root = Path(directory)
     root.mkdir(parents=True, exist_ok=True)
     home = root / "home"
@@ -118,7 +138,7 @@ def start_embedded_server(directory: str | os.PathLike) -> Iterator[SshServer]:
     authorized.write_text((root / "client_ed25519.pub").read_text())
     runner = _LoopThread()
     try:
-        acceptor = runner.call(_start(root, keys, home, authorized))
+        acceptor = runner.call(_start(root, keys, home, authorized, password))
         port = acceptor.sockets[0].getsockname()[1]
         user = getpass.getuser()
         known_hosts, ssh_config = write_client_files(root, keys, "127.0.0.1", port, user)

@@ -19,6 +19,7 @@ from typing import Any
 
 from .._portal import ssh_portal
 from ..exceptions import AuthenticationError, ConnectError, HostKeyError
+from .openssh import parse_public_key
 from .ssh_window import bound_receive_buffer
 
 # channel-open failure codes: administratively prohibited, connect failed, resource shortage
@@ -37,6 +38,7 @@ async def open_connection(
     connect_timeout: float,
     keepalive: float | None,
     jump: Any,
+    host_key: str | None = None,
 ) -> Any:
     """An asyncssh connection with tether's defaults; errors become tether's."""
     import asyncssh
@@ -55,7 +57,10 @@ async def open_connection(
     if jump is not None:
         options["tunnel"] = jump
     known = os.path.expanduser(os.fspath(known_hosts)) if known_hosts is not None else None
-    if host_key_policy == "strict":
+    if host_key is not None:  # pinned: this key and no other
+        key_type, key_data = parse_public_key(host_key)
+        options["known_hosts"] = ([asyncssh.import_public_key(f"{key_type} {key_data}")], [], [])
+    elif host_key_policy == "strict":
         if known is not None:
             options["known_hosts"] = known
     elif host_key_policy == "ignore":
@@ -80,7 +85,7 @@ async def open_connection(
         raise AuthenticationError(f"authentication to {host} failed: {exc.reason}", host) from exc
     except (OSError, asyncssh.Error, asyncio.TimeoutError) as exc:
         raise ConnectError(f"cannot connect to {host}: {exc}", host) from exc
-    if host_key_policy == "accept-new" and options["known_hosts"] is None:
+    if host_key is None and host_key_policy == "accept-new" and options["known_hosts"] is None:
         _remember(known, host, port, conn.get_server_host_key())  # type: ignore[arg-type]
     return conn
 

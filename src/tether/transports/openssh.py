@@ -32,6 +32,21 @@ HOST_KEY_POLICIES = {
 }
 
 
+def parse_public_key(text: str) -> tuple[str, str]:
+    """``("ssh-ed25519", "AAAA...")`` from an OpenSSH public key line; ValueError if it is none."""
+    import base64
+    import binascii
+
+    fields = str(text).split()
+    if len(fields) < 2 or not fields[0].replace("-", "").replace("@", "").replace(".", "").isalnum():
+        raise ValueError(f"host_key must be an OpenSSH public key ('ssh-ed25519 AAAA...'); got {text!r:.60}")
+    try:
+        base64.b64decode(fields[1], validate=True)
+    except binascii.Error:
+        raise ValueError(f"host_key's key data is not base64: {fields[1]!r:.40}") from None
+    return fields[0], fields[1]
+
+
 def connection_options(
     *,
     user: str | None,
@@ -70,6 +85,14 @@ class ControlMaster:
         self.directory = tempfile.mkdtemp(prefix="tether-")  # 0700
         self.socket = os.path.join(self.directory, "m")
         self._process: subprocess.Popen | None = None
+
+    def pin_host_key(self, host_key: str) -> list[str]:
+        """Options that accept exactly ``host_key`` for this host, whatever known_hosts says."""
+        key_type, key_data = parse_public_key(host_key)
+        path = os.path.join(self.directory, "pinned_known_hosts")
+        with open(path, "w", encoding="ascii") as f:
+            f.write(f"tether-pinned {key_type} {key_data}\n")
+        return ["-o", "HostKeyAlias=tether-pinned", "-o", f"UserKnownHostsFile={path}", "-o", "StrictHostKeyChecking=yes"]
 
     def client_argv(self, line: str) -> list[str]:
         """argv of an ssh client that runs the shell ``line`` over the master connection."""
