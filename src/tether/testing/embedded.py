@@ -92,7 +92,7 @@ def _server_class(password: str | None) -> Any:
 
     import asyncssh
 
-    class Server(asyncssh.SSHServer):  # type: ignore[misc]
+    class Server(asyncssh.SSHServer):
         def password_auth_supported(self) -> bool:
             return password is not None
 
