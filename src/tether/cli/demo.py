@@ -80,19 +80,67 @@ def _local_steps(tour: Tour) -> None:
 
 
 def _remote_steps(tour: Tour, server: Any) -> None:
-    from .. import local
+    from .. import NativeSshMachine, SshMachine, local
 
-    ssh_argv = server.ssh_argv()
-    ssh = local[ssh_argv[0]][ssh_argv[1:]]
     tour.step(f"A loopback SSH server ({server.kind}) with throwaway keys", "server",
               lambda: f"{server.user}@{server.host}:{server.port}")
-    tour.step("Run a command on it through the system ssh client", 'ssh["uname", "-a"]()',
-              lambda: ssh["uname", "-a"]())
+    reach = dict(user=server.user, port=server.port, keyfile=server.client_key, known_hosts=server.known_hosts)
+    machines: dict[str, Any] = {}
+
+    def open_native() -> str:
+        machines["native"] = rem = NativeSshMachine(server.host, **reach)
+        return repr(rem)
+
+    tour.step("Connect in-process (asyncssh), host key checked against known_hosts",
+              'rem = NativeSshMachine("127.0.0.1", user=..., keyfile=..., known_hosts=...)', open_native)
+    tour.step("Remote commands look like local ones", 'rem["uname"]("-s")', lambda: machines["native"]["uname"]("-s"))
+
+    def remote_pipeline() -> str:
+        rem = machines["native"]
+        return (rem["head"]["-c", "100000000", "/dev/zero"] | rem["wc"]["-c"])().strip() + " bytes, counted remotely"
+
+    tour.step("A remote pipeline runs remotely: 100 MB never cross the connection",
+              '(rem["head"]["-c", "100000000", "/dev/zero"] | rem["wc"]["-c"])()', remote_pipeline)
+    tour.step("Remote into local: streams through an OS pipe",
+              '(rem["printf"]["a\\nb\\n"] | local["grep"]["b"])()',
+              lambda: (machines["native"]["printf"]["a\nb\n"] | local["grep"]["b"])())
     tricky = "it's $HOME `id` \\ \"q\""
-    tour.step("Nested commands are quoted exactly once per level",
-              f'ssh[local["echo"][{tricky!r}]]()', lambda: ssh[local["echo"][tricky]]())
-    tour.step("Remote exit codes come back", 'ssh[sh["-c", "exit 3"]].run(retcode=None)',
-              lambda: ssh[local["sh"]["-c", "exit 3"]].run(retcode=None))
+    tour.step("Arguments arrive byte for byte, nested shells included",
+              f'rem["sh"]["-c", rem["printf"]["%s", {tricky!r}]]()',
+              lambda: machines["native"]["sh"]["-c", machines["native"]["printf"]["%s", tricky]]())
+
+    def cwd_env() -> str:
+        rem = machines["native"]
+        with rem.cwd("/tmp"), rem.env(GREETING="hello"):
+            return rem["sh"]("-c", 'echo "$GREETING from $(pwd)"')
+
+    tour.step("cwd and env apply to every command", 'with rem.cwd("/tmp"), rem.env(GREETING="hello"): ...', cwd_env)
+
+    def timeout_kills() -> str:
+        rem = machines["native"]
+        try:
+            rem["sh"]["-c", "exec sleep 300"](timeout=0.5)
+        except Exception as exc:  # the demo shows what happened, whatever it was
+            left = rem.pgrep("sleep 300")
+            return f"{type(exc).__name__}; remote sleep left running: {len(left)}"
+        return "no timeout?"
+
+    tour.step("A timeout ends the REMOTE process, not just the wait", 'rem["sh"]["-c", "exec sleep 300"](timeout=0.5)',
+              timeout_kills)
+
+    def via_openssh() -> str:
+        with SshMachine(server.host, **reach) as rem, rem.session() as s:
+            s.run("cd /tmp")
+            t0 = time.perf_counter()
+            for _ in range(100):
+                s.run("true")
+            per = (time.perf_counter() - t0) / 100 * 1000
+            return f"{s.run('pwd')!r}  ({per:.3f} ms per command)"
+
+    tour.step("SshMachine: the system ssh over one ControlMaster; a remote session",
+              'with SshMachine(...) as rem, rem.session() as s: s.run("cd /tmp"); s.run("pwd")', via_openssh)
+    tour.step("Closing ends the connection and whatever still runs there",
+              "rem.close()", lambda: (machines.pop("native").close(), "closed")[1])
 
 
 def _start_server(kind: str, tmp: str) -> Any:
