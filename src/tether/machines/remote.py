@@ -376,9 +376,10 @@ class AsyncRemoteMachine(AsyncMachine):
         regex = re.compile(pattern)
         return [p for p in await self.list_processes() if regex.search(p.args)]
 
-    def _session_process(self) -> Any:
+    def _blocking_session(self) -> Any:
+        """The sync API's session: a shell in a client process, driven on the caller's thread."""
         self._check_open()
-        return self._open_channel("sh")
+        return ShellSession(self._open_channel("sh"), host=self.host)
 
     async def session(self, new_session: bool = False) -> Any:
         """A persistent remote shell; see :class:`tether.machines.session.AsyncShellSession`."""
@@ -560,9 +561,12 @@ class RemoteMachine(Machine):
         regex = re.compile(pattern)
         return [p for p in self.list_processes() if regex.search(p.args)]
 
-    def session(self, new_session: bool = False) -> ShellSession:
+    def __enter__(self) -> RemoteMachine:
+        return self
+
+    def session(self, new_session: bool = False) -> Any:
         """A persistent remote shell: ``s.run("cd /tmp && ls | grep b")`` -> (rc, out, err)."""
-        return ShellSession(self.aio._session_process(), host=self.aio.host)
+        return self.aio._blocking_session()
 
     def close(self) -> None:
         self._finalizer()

@@ -284,3 +284,4 @@ class AsyncShellSession:
 
     async def __aexit__(self, *exc: Any) -> None:
         await self.close()
+
