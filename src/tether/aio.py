@@ -8,16 +8,26 @@
     async with await local.session() as s:
         await s.run("cd /tmp; ls")
 
-Commands built from these machines return coroutines when run. Every public
+Remote machines connect in ``async with`` (or ``await rem.connect()``)::
+
+    async with tether.aio.NativeSshMachine("host", user="john") as rem:
+        out = await rem["uname"]("-a")
+
+Commands built from these machines return coroutines when run. (Command
+lookups and the remote state still make short blocking round trips to the
+remote's control shell.) Every public
 coroutine here has a blocking twin of the same name and signature on the
 sync classes in :mod:`tether` (a test checks that).
 """
 
 from .machines.local import AsyncLocalMachine
 from .machines.local import local as _sync_local
+from .machines.native import AsyncNativeSshMachine as NativeSshMachine
+from .machines.putty import AsyncPuttyMachine as PuttyMachine
 from .machines.session import AsyncShellSession
+from .machines.ssh import AsyncSshMachine as SshMachine
 
 #: the local machine, async flavour (shares env and cwd with ``tether.local``)
 local: AsyncLocalMachine = _sync_local.aio
 
-__all__ = ["AsyncLocalMachine", "AsyncShellSession", "local"]
+__all__ = ["AsyncLocalMachine", "AsyncShellSession", "NativeSshMachine", "PuttyMachine", "SshMachine", "local"]

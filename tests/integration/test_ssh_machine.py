@@ -381,3 +381,23 @@ def test_password_login_never_shows_the_password(password_server, kind):
     with pytest.raises(AuthenticationError) as info:
         MACHINES[kind](password_server.host, password="wrong", **options)
     assert time.monotonic() - start < 10 and "wrong" not in str(info.value)
+
+
+@pytest.mark.parametrize("kind", ["ssh", "native"])
+def test_async_remote_machines(sshd_server, kind):
+    import asyncio
+
+    import tether.aio
+
+    cls = {"ssh": tether.aio.SshMachine, "native": tether.aio.NativeSshMachine}[kind]
+    s = sshd_server
+
+    async def main():
+        async with cls(s.host, user=s.user, port=s.port, keyfile=s.client_key, known_hosts=s.known_hosts) as rem:
+            echoed = await asyncio.gather(*(rem["echo"](i) for i in range(20)))
+            piped = await (rem["printf"]["a\nb\n"] | rem["grep"]["b"])()
+            rc = await rem["sh"]["-c", "exit 3"].run(retcode=None)
+            return echoed, piped, rc[0]
+
+    echoed, piped, rc = asyncio.run(main())
+    assert echoed == [f"{i}\n" for i in range(20)] and piped == "b\n" and rc == 3

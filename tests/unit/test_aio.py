@@ -11,9 +11,18 @@ import tether.aio
 from tether import PortalError, ProcessTimedOut
 from tether._portal import portal
 from tether.machines.local import AsyncLocalMachine, LocalMachine
+from tether.machines.native import AsyncNativeSshMachine, NativeSshMachine
+from tether.machines.putty import AsyncPuttyMachine, PuttyMachine
 from tether.machines.session import AsyncShellSession, ShellSession
+from tether.machines.ssh import AsyncSshMachine, SshMachine
 
-TWINS = [(AsyncLocalMachine, LocalMachine), (AsyncShellSession, ShellSession)]
+TWINS = [
+    (AsyncLocalMachine, LocalMachine),
+    (AsyncShellSession, ShellSession),
+    (AsyncSshMachine, SshMachine),
+    (AsyncNativeSshMachine, NativeSshMachine),
+    (AsyncPuttyMachine, PuttyMachine),
+]
 
 
 @pytest.mark.parametrize("async_cls, sync_cls", TWINS, ids=lambda c: c.__name__)

@@ -250,8 +250,17 @@ class AsyncRemoteMachine(AsyncMachine):
         raise NotImplementedError
 
     async def connect(self) -> None:
-        """Open the connection (the sync machines do this in their constructor)."""
-        await asyncio.to_thread(self._connect_blocking)
+        """Open the connection; does nothing when it is open (the sync machines connect on construction)."""
+        await asyncio.to_thread(self._ensure_connected)
+
+    def _ensure_connected(self) -> None:
+        self._check_open()
+        if self._control_session is None:
+            self._connect_blocking()
+
+    async def __aenter__(self) -> AsyncRemoteMachine:
+        await self.connect()
+        return self
 
     # -- the control shell ---------------------------------------------------------
     def _open_control(self) -> Any:
@@ -564,6 +573,43 @@ class RemoteMachine(Machine):
     def __enter__(self) -> RemoteMachine:
         return self
 
+    def connect(self) -> None:
+        """Open the connection; the constructor already did, so this only checks it is not closed."""
+        self.aio._ensure_connected()
+
+    # Commands run as local client processes (or channels posing as them): the
+    # local machine's blocking runner handles them, mixed pipelines included.
+    def run_command(
+        self,
+        cmd: BaseCommand,
+        *,
+        retcode: Any = 0,
+        timeout: float | None = None,
+        stdin: Any = DEVNULL,
+        stdout: Any = PIPE,
+        stderr: Any = PIPE,
+        tee: bool = False,
+        tee_buffered: bool = True,
+        result: str = "tuple",
+    ) -> Any:
+        """Run ``cmd`` to completion: ``(rc, stdout, stderr)`` (see ``LocalMachine.run_command``)."""
+        from .local import local
+
+        options = dict(
+            retcode=retcode, timeout=timeout, stdin=stdin, stdout=stdout, stderr=stderr, tee=tee,
+            tee_buffered=tee_buffered, result=result,
+        )
+        collected = self.aio._run_collected(cmd, options)
+        if collected is not None:
+            return collected
+        return local.run_command(cmd, **options)
+
+    def popen_command(self, cmd: BaseCommand, *, stdin: Any = PIPE, stdout: Any = PIPE, stderr: Any = PIPE) -> Any:
+        """Start ``cmd``; the handle's ``pid`` is the REMOTE pid (the local client's is ``client_pid``)."""
+        from .local import local
+
+        return local.popen_command(cmd, stdin=stdin, stdout=stdout, stderr=stderr)
+
     def session(self, new_session: bool = False) -> Any:
         """A persistent remote shell: ``s.run("cd /tmp && ls | grep b")`` -> (rc, out, err)."""
         return self.aio._blocking_session()
@@ -581,19 +627,3 @@ class RemoteMachine(Machine):
     def _check_open(self) -> None:
         if self.aio._closed:
             raise ClosedError(f"{self!r} is closed")
-
-    # Commands run as local client processes: the local machine's blocking
-    # runner handles them (and mixed local/remote pipelines) directly.
-    def run_command(self, cmd: BaseCommand, **kwargs: Any) -> Any:
-        from .local import local
-
-        collected = self.aio._run_collected(cmd, kwargs)
-        if collected is not None:
-            return collected
-        return local.run_command(cmd, **kwargs)
-
-    def popen_command(self, cmd: BaseCommand, **kwargs: Any) -> Any:
-        """Start ``cmd``; the handle's ``pid`` is the REMOTE pid (the local client's is ``client_pid``)."""
-        from .local import local
-
-        return local.popen_command(cmd, **kwargs)
