@@ -149,8 +149,9 @@ class RemoteJob:
         deadline = time.monotonic() + timeout
         while not machine._closed:
             _, out, _ = machine._control(f"cat {job} 2>/dev/null", retcode=None)
-            if out.strip().isdigit():
-                return int(out)
+            recorded = out.split()  # "PID" or "PID STARTTIME"
+            if recorded and recorded[0].isdigit():
+                return int(recorded[0])
             if time.monotonic() > deadline:
                 return None
             time.sleep(0.005)
@@ -180,11 +181,13 @@ class AsyncRemoteMachine(AsyncMachine):
     def __init__(self, host: str, max_sessions: int = DEFAULT_MAX_SESSIONS) -> None:
         super().__init__()
         self.host = check_name(host, "host name")
-        if max_sessions < 2:
-            raise ValueError(f"max_sessions must be at least 2 (one is the control shell's); got {max_sessions}")
+        if max_sessions < 3:
+            raise ValueError(f"max_sessions must be at least 3 (the control shell's, one spare, one); got {max_sessions}")
         # sshd refuses channels past its MaxSessions (10 by default): commands
-        # beyond that wait for a free one instead of failing
-        self._channels = threading.BoundedSemaphore(max_sessions - 1)
+        # beyond that wait for a free one instead of failing. One channel is the
+        # control shell's; one more is kept spare because sshd frees a session
+        # a moment after the client has seen it close.
+        self._channels = threading.BoundedSemaphore(max_sessions - 2)
         self.facade: Any = None  # the sync Machine users hold (commands point at it)
         self._control_session: ShellSession | None = None
         self._control_lock = threading.Lock()
@@ -497,6 +500,11 @@ class AsyncRemoteMachine(AsyncMachine):
         await asyncio.to_thread(self._close_blocking)
 
 
+# after a client process exits, how long sshd may still count its session
+# (it frees it when it has read the master's close: about one loopback round trip)
+_SSHD_CLOSE_LAG = 0.005
+
+
 def release_when_done(handle: Any, release: Callable[[], None]) -> None:
     """Call ``release`` once the process behind ``handle`` has exited."""
     done = getattr(handle, "add_done_callback", None)
@@ -507,6 +515,7 @@ def release_when_done(handle: Any, release: Callable[[], None]) -> None:
     def wait_then_release() -> None:
         try:
             handle.wait()
+            time.sleep(_SSHD_CLOSE_LAG)
         finally:
             release()
 

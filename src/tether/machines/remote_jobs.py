@@ -12,12 +12,13 @@ that pid is also the process group to signal. The control shell (see
   starts only if that file still exists after recording itself, so none
   can slip past the trap.
 
-"Still runs" must survive pid reuse. On Linux the command exports
-``TETHER_JOB=<its job file>``, and a pid counts only while
-``/proc/<pid>/environ`` holds that line: a reused pid never does. That lets
-the command's last step be a plain ``exec`` (no extra fork, about 1.5 ms a
-command) and leave its job file behind for a periodic sweep. Without /proc
-the wrapper shell waits for the command and empties the job file itself.
+"Still runs" must survive pid reuse. On Linux the job file holds the pid
+AND its start time (field 22 of ``/proc/<pid>/stat``, read with shell
+builtins only), and a pid counts only while its start time still matches:
+a reused pid never does. That lets the command replace the wrapper shell
+(no extra fork, about 1.5 ms a command) and leave its job file behind for a
+periodic sweep. Without /proc the wrapper shell waits for the command and
+empties the job file itself.
 """
 
 from __future__ import annotations
@@ -42,25 +43,30 @@ class RemoteJobs:
         return (
             '_tether_run=$(mktemp -d "${TMPDIR:-/tmp}/tether-run.XXXXXX") && echo "$_tether_run" && '
             ': >"$_tether_run/alive"; '
-            # _tether_live FILE: the job's pid, if that process still runs this job
-            "_tether_live() { read -r _tether_p <\"$1\" 2>/dev/null && [ -n \"$_tether_p\" ] || return 1; "
-            "if [ -r /proc/self/environ ]; then "
-            "[ -r /proc/$_tether_p/environ ] && tr '\\0' '\\n' </proc/$_tether_p/environ | grep -qxF \"TETHER_JOB=$1\"; "
-            "fi; }; "
+            # _tether_live FILE: sets _tether_p to the job's pid if that process still
+            # runs this job (same start time), else fails
+            "_tether_live() { read -r _tether_p _tether_t <\"$1\" 2>/dev/null && [ -n \"$_tether_p\" ] || return 1; "
+            "[ -r /proc/self/stat ] || return 0; "
+            "read -r _tether_s </proc/$_tether_p/stat 2>/dev/null || return 1; "
+            "_tether_s=${_tether_s##*) }; set -- $_tether_s; [ \"${20}\" = \"$_tether_t\" ]; }; "
             "_tether_kill() { _tether_live \"$2\" && kill -s \"$1\" -- -\"$_tether_p\" 2>/dev/null; return 0; }; "
             "_tether_stop() { rm -f \"$_tether_run/alive\"; for f in \"$_tether_run\"/p*; do "
             '[ -f "$f" ] && _tether_kill KILL "$f"; done; }; '
             "trap '_tether_stop; rm -rf \"$_tether_run\"' EXIT HUP TERM; "
-            "[ -r /proc/self/environ ] && echo proc || echo noproc"
+            "[ -r /proc/self/stat ] && echo proc || echo noproc"
         )
 
     def wrap(self, line: str, number: int) -> str:
         """``line`` as run by a command's own shell, recorded as job ``number``."""
         job = quote(self.job_file(number))
-        start = f"{{ echo $$ >{job} && [ -e {self._alive} ]; }} || exit 255; "
         if self.has_proc:
-            # the line's last command can replace this shell (same pid, same group)
-            return f"{start}export TETHER_JOB={job}; {line}"
+            # pid and start time; the line's last command may replace this shell (same pid, same group)
+            record = (
+                "read -r _tether_s </proc/$$/stat && _tether_s=${_tether_s##*) } && set -- $_tether_s && "
+                f'echo "$$ ${{20}}" >{job} && [ -e {self._alive} ]'
+            )
+            return f"{{ {record}; }} || exit 255; set --; {line}"
+        start = f"{{ echo $$ >{job} && [ -e {self._alive} ]; }} || exit 255; "
         # no /proc to tell a live job from a reused pid: wait, then empty the file
         return f"{start}{{ {line}\n}}; _tether_rc=$?; : >{job}; exit $_tether_rc"
 

@@ -96,8 +96,13 @@ class ControlMaster:
 
     def client_argv(self, line: str) -> list[str]:
         """argv of an ssh client that runs the shell ``line`` over the master connection."""
-        # BatchMode: if the master is gone, fail instead of prompting
-        base = [self.ssh, "-S", self.socket, "-o", "ControlMaster=no", "-o", "BatchMode=yes", "-T", "-x"]
+        # If the master refuses or is gone, ssh would quietly open a connection
+        # of its own: ProxyCommand=false makes that fail at once instead, and
+        # BatchMode keeps it from prompting.
+        base = [
+            self.ssh, "-S", self.socket, "-o", "ControlMaster=no", "-o", "ProxyCommand=false",
+            "-o", "BatchMode=yes", "-T", "-x",
+        ]
         return [*base, "--", self.host, line]
 
     def spawn(self) -> subprocess.Popen:
