@@ -403,3 +403,20 @@ def test_async_remote_machines(sshd_server, kind):
 
     echoed, piped, rc = asyncio.run(main())
     assert echoed == [f"{i}\n" for i in range(20)] and piped == "b\n" and rc == 3
+
+
+@pytest.mark.parametrize("kind", list(MACHINES))
+def test_an_ssh_config_alias_means_the_same_host_on_every_machine(sshd_server, tmp_path, kind):
+    if kind == "putty" and not shutil.which("plink"):
+        pytest.skip("plink (putty-tools) is not installed")
+    s = sshd_server
+    config = tmp_path / "config"
+    config.write_text(
+        "# written by the test\n"
+        "Host tether-alias\n"
+        f"    HostName {s.host}\n    Port {s.port}\n    User {s.user}\n"
+        f"    IdentityFile {s.client_key}\n    UserKnownHostsFile {s.known_hosts}\n"
+        "    IdentitiesOnly yes\n"
+    )
+    with MACHINES[kind]("tether-alias", ssh_config=config) as machine:
+        assert machine["echo"]("via alias") == "via alias\n"

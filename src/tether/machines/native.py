@@ -53,6 +53,7 @@ class AsyncNativeSshMachine(AsyncRemoteMachine):
         jump: Any = None,
         host_key: str | None = None,
         max_sessions: int = DEFAULT_MAX_SESSIONS,
+        ssh_config: Any = None,
     ) -> None:
         super().__init__(host, max_sessions)
         self.user = check_name(user, "user name") if user is not None else None
@@ -60,7 +61,7 @@ class AsyncNativeSshMachine(AsyncRemoteMachine):
         self._connect_options = dict(
             user=user, port=port, keyfile=keyfile, password=password, known_hosts=known_hosts,
             host_key_policy=host_key_policy, connect_timeout=connect_timeout, keepalive=keepalive, jump=jump,
-            host_key=host_key,
+            host_key=host_key, ssh_config=ssh_config,
         )
         self._conn: Any = None
 
@@ -155,12 +156,13 @@ class NativeSshMachine(RemoteMachine):
         jump: Any = None,
         host_key: str | None = None,
         max_sessions: int = DEFAULT_MAX_SESSIONS,
+        ssh_config: Any = None,
     ) -> None:
         super().__init__(
             AsyncNativeSshMachine(
                 host, user=user, port=port, keyfile=keyfile, password=password, known_hosts=known_hosts,
                 host_key_policy=host_key_policy, connect_timeout=connect_timeout, keepalive=keepalive, jump=jump,
-                host_key=host_key, max_sessions=max_sessions,
+                host_key=host_key, max_sessions=max_sessions, ssh_config=ssh_config,
             )
         )
 

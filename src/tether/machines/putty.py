@@ -30,6 +30,25 @@ from ..transports.putty import as_ppk, connect_error, fingerprint, fingerprints_
 from .remote import DEFAULT_MAX_SESSIONS, AsyncRemoteMachine, RemoteMachine, check_name
 
 
+def _ssh_config_settings(host: str, user: str | None, port: int | None, ssh_config: Any) -> dict:
+    """What OpenSSH's config says about ``host`` ({} without a config file)."""
+    from .. import sshconfig
+
+    path = os.path.expanduser(os.fspath(ssh_config) if ssh_config is not None else "~/.ssh/config")
+    if not os.path.exists(path):
+        if ssh_config is not None:
+            raise FileNotFoundError(f"ssh_config file not found: {path}")
+        return {}
+    return sshconfig.load(path).resolve(host, user=user, port=port)
+
+
+def _first_existing(paths: Any) -> str | None:
+    for path in paths or ():
+        if os.path.exists(os.path.expanduser(path)):
+            return os.path.expanduser(path)
+    return None
+
+
 class AsyncPuttyMachine(AsyncRemoteMachine):
     """Async core of :class:`PuttyMachine`."""
 
@@ -49,8 +68,18 @@ class AsyncPuttyMachine(AsyncRemoteMachine):
         connect_timeout: float = 10,
         host_key: str | None = None,
         max_sessions: int = DEFAULT_MAX_SESSIONS,
+        ssh_config: Any = None,
     ) -> None:
         super().__init__(host, max_sessions)
+        # plink reads no ssh_config: resolve the host like OpenSSH would (tether.sshconfig)
+        # so an alias means the same thing on every machine; explicit arguments win
+        settings = _ssh_config_settings(host, user, port, ssh_config)
+        self.target = check_name(settings.get("hostname") or host, "host name")
+        user = user if user is not None else settings.get("user")
+        port = port if port is not None else (int(settings["port"]) if settings.get("port") else None)
+        keyfile = keyfile if keyfile is not None else _first_existing(settings.get("identityfile"))
+        if known_hosts is None and ssh_config is not None:
+            known_hosts = _first_existing(settings.get("userknownhostsfile"))
         self.user = check_name(user, "user name") if user is not None else None
         self.port = port
         plink = os.fspath(plink_command) if plink_command is not None else shutil.which("plink")
@@ -103,9 +132,9 @@ class AsyncPuttyMachine(AsyncRemoteMachine):
             if known_hosts is not None:
                 raise FileNotFoundError(f"known_hosts file not found: {path}")
             return []
-        found = fingerprints_from_known_hosts(path, self.host, self.port)
+        found = fingerprints_from_known_hosts(path, self.target, self.port)
         if not found and known_hosts is not None:
-            raise ConnectError(f"{path} has no key for {self.host} (port {self.port or 22})", self.host)
+            raise ConnectError(f"{path} has no key for {self.target} (port {self.port or 22})", self.host)
         return found
 
     def __repr__(self) -> str:
@@ -114,7 +143,7 @@ class AsyncPuttyMachine(AsyncRemoteMachine):
         return f"<PuttyMachine plink://{who}{self.host}{port}>"
 
     def _client_argv(self, line: str) -> list[str]:
-        return [self.plink_command, *self._options, self.host, line]
+        return [self.plink_command, *self._options, self.target, line]
 
     def _connect_blocking(self) -> None:
         # the control shell is the -share upstream every later plink rides on
@@ -162,12 +191,14 @@ class PuttyMachine(RemoteMachine):
         connect_timeout: float = 10,
         host_key: str | None = None,
         max_sessions: int = DEFAULT_MAX_SESSIONS,
+        ssh_config: Any = None,
     ) -> None:
         super().__init__(
             AsyncPuttyMachine(
                 host, user=user, port=port, keyfile=keyfile, password=password, plink_command=plink_command,
                 pscp_command=pscp_command, plink_opts=plink_opts, pscp_opts=pscp_opts, known_hosts=known_hosts,
                 hostkey=hostkey, connect_timeout=connect_timeout, host_key=host_key, max_sessions=max_sessions,
+                ssh_config=ssh_config,
             )
         )
 

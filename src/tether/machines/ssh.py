@@ -45,6 +45,7 @@ class AsyncSshMachine(AsyncRemoteMachine):
         host_key_policy: str = "strict",
         host_key: str | None = None,
         max_sessions: int = DEFAULT_MAX_SESSIONS,
+        ssh_config: Any = None,
     ) -> None:
         super().__init__(host, max_sessions)
         self.user = check_name(user, "user name") if user is not None else None
@@ -64,7 +65,8 @@ class AsyncSshMachine(AsyncRemoteMachine):
             batch=password is None,
         )
         # ssh keeps the first value it sees for an option: the pin comes first
-        self._master.options = [*pinned, *options, *ssh_opts]
+        config = ["-F", os.path.expanduser(os.fspath(ssh_config))] if ssh_config is not None else []
+        self._master.options = [*config, *pinned, *options, *ssh_opts]
 
     def __repr__(self) -> str:
         who = f"{self.user}@" if self.user else ""
@@ -124,12 +126,14 @@ class SshMachine(RemoteMachine):
         host_key_policy: str = "strict",
         host_key: str | None = None,
         max_sessions: int = DEFAULT_MAX_SESSIONS,
+        ssh_config: Any = None,
     ) -> None:
         super().__init__(
             AsyncSshMachine(
                 host, user=user, port=port, keyfile=keyfile, password=password, ssh_command=ssh_command,
                 scp_command=scp_command, ssh_opts=ssh_opts, scp_opts=scp_opts, connect_timeout=connect_timeout,
                 known_hosts=known_hosts, host_key_policy=host_key_policy, host_key=host_key, max_sessions=max_sessions,
+                ssh_config=ssh_config,
             )
         )
 

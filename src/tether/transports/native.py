@@ -39,11 +39,14 @@ async def open_connection(
     keepalive: float | None,
     jump: Any,
     host_key: str | None = None,
+    ssh_config: Any = None,
 ) -> Any:
     """An asyncssh connection with tether's defaults; errors become tether's."""
     import asyncssh
 
     options: dict[str, Any] = {"connect_timeout": connect_timeout}
+    if ssh_config is not None:  # else asyncssh reads ~/.ssh/config, as OpenSSH would
+        options["config"] = [os.path.expanduser(os.fspath(ssh_config))]
     if user:
         options["username"] = user
     if port:
