@@ -508,6 +508,18 @@ class RemoteMachine(Machine):
     def tempdir(self) -> Any:
         return self.aio.tempdir()
 
+    def upload(self, src: Any, dst: Any) -> Any:
+        """Copy a local file or directory to ``dst`` here (into it if it is a directory), atomically."""
+        from .transfer import upload
+
+        return upload(self, src, dst)
+
+    def download(self, src: Any, dst: Any) -> Any:
+        """Copy a file or directory from here to local ``dst`` (into it if it is a directory), atomically."""
+        from .transfer import download
+
+        return download(self, src, dst)
+
     @property
     def uname(self) -> str:
         return self.aio.uname

@@ -71,7 +71,12 @@ class RemoteJobs:
         return f"{start}{{ {line}\n}}; _tether_rc=$?; : >{job}; exit $_tether_rc"
 
     def signal_script(self, number: int, signal_name: str) -> str:
-        return f"_tether_kill {signal_name} {quote(self.job_file(number))}"
+        job = quote(self.job_file(number))
+        if signal_name == "KILL":
+            # TERM first, so the command's own clean-up runs (an upload removes its
+            # temp file); KILL follows in two seconds for whatever ignores it
+            return f"_tether_kill TERM {job}; ( sleep 2; _tether_kill KILL {job} ) </dev/null >/dev/null 2>&1 &"
+        return f"_tether_kill {signal_name} {job}"
 
     @staticmethod
     def stop_script() -> str:
