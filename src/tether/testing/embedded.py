@@ -22,6 +22,7 @@ from typing import Any
 from .server import SshServer, make_keys, write_client_files
 
 _CLEAN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+_LOOPBACK = ("127.0.0.1", "localhost", "::1", "")
 
 
 class _LoopThread:
@@ -98,6 +99,13 @@ def _server_class(password: str | None) -> Any:
 
         def validate_password(self, username: str, offered: str) -> bool:
             return password is not None and hmac.compare_digest(offered.encode(), password.encode())
+
+        # port forwarding, for loopback destinations only (tests reach nothing else)
+        def connection_requested(self, dest_host: str, dest_port: int, orig_host: str, orig_port: int) -> bool:
+            return dest_host in _LOOPBACK
+
+        def server_requested(self, listen_host: str, listen_port: int) -> bool:
+            return listen_host in _LOOPBACK
 
     return Server
 
