@@ -21,10 +21,21 @@ def test_ssh_client_runs_commands_with_exit_codes_and_stdin(sshd_server):
 
 
 def test_remote_environment_is_clean_and_fast(sshd_server):
-    out = run(sshd_server.ssh_argv("sh", "-c", "'echo $HOME; echo ${PYENV_ROOT-none}'")).stdout.decode()
-    home, pyenv = out.splitlines()
+    # the login shell runs this line: were /root/.bashrc read, pyenv would be set up
+    line = "echo $HOME; echo ${PYENV_ROOT-none}; type pyenv >/dev/null 2>&1 && echo pyenv || echo no-pyenv"
+    home, pyenv_root, pyenv = run(sshd_server.ssh_argv(line)).stdout.decode().splitlines()
     assert home == str(sshd_server.home)  # an empty HOME: no rc file runs
-    assert pyenv == "none"
+    assert (pyenv_root, pyenv) == ("none", "no-pyenv")
+
+
+def test_nested_ssh_through_the_command_algebra(sshd_server):
+    from tether import local
+
+    # the inner ssh runs on the "remote", which is this machine, so the config path is valid there.
+    # The innermost is a command, not plain strings: ssh joins plain string arguments unquoted.
+    ssh, config = local["ssh"], str(sshd_server.ssh_config)
+    nested = ssh["-F", config, "tether-test", ssh["-F", config, "tether-test", local["echo"]["a b'c"]]]
+    assert nested() == "a b'c\n"
 
 
 def test_wrong_host_key_is_refused(sshd_server, tmp_path):
