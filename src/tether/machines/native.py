@@ -141,30 +141,7 @@ class NativeSshMachine(RemoteMachine):
     """A remote machine over an in-process SSH connection (asyncssh)."""
 
     aio: AsyncNativeSshMachine
-
-    def __init__(
-        self,
-        host: str,
-        user: str | None = None,
-        port: int | None = None,
-        keyfile: Any = None,
-        password: str | None = None,
-        known_hosts: Any = None,
-        host_key_policy: str = "strict",
-        connect_timeout: float = 10,
-        keepalive: float | None = DEFAULT_KEEPALIVE,
-        jump: Any = None,
-        host_key: str | None = None,
-        max_sessions: int = DEFAULT_MAX_SESSIONS,
-        ssh_config: Any = None,
-    ) -> None:
-        super().__init__(
-            AsyncNativeSshMachine(
-                host, user=user, port=port, keyfile=keyfile, password=password, known_hosts=known_hosts,
-                host_key_policy=host_key_policy, connect_timeout=connect_timeout, keepalive=keepalive, jump=jump,
-                host_key=host_key, max_sessions=max_sessions, ssh_config=ssh_config,
-            )
-        )
+    _core = AsyncNativeSshMachine
 
     def __repr__(self) -> str:
         return repr(self.aio)

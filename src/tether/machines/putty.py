@@ -174,33 +174,7 @@ class PuttyMachine(RemoteMachine):
     """A remote machine over PuTTY's ``plink`` (``putty-tools`` on Debian)."""
 
     aio: AsyncPuttyMachine
-
-    def __init__(
-        self,
-        host: str,
-        user: str | None = None,
-        port: int | None = None,
-        keyfile: Any = None,
-        password: str | None = None,
-        plink_command: Any = None,
-        pscp_command: Any = None,
-        plink_opts: Sequence[str] = (),
-        pscp_opts: Sequence[str] = (),
-        known_hosts: Any = None,
-        hostkey: str | Sequence[str] | None = None,
-        connect_timeout: float = 10,
-        host_key: str | None = None,
-        max_sessions: int = DEFAULT_MAX_SESSIONS,
-        ssh_config: Any = None,
-    ) -> None:
-        super().__init__(
-            AsyncPuttyMachine(
-                host, user=user, port=port, keyfile=keyfile, password=password, plink_command=plink_command,
-                pscp_command=pscp_command, plink_opts=plink_opts, pscp_opts=pscp_opts, known_hosts=known_hosts,
-                hostkey=hostkey, connect_timeout=connect_timeout, host_key=host_key, max_sessions=max_sessions,
-                ssh_config=ssh_config,
-            )
-        )
+    _core = AsyncPuttyMachine
 
     def __repr__(self) -> str:
         return repr(self.aio)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import itertools
 import posixpath
 import re
@@ -481,7 +482,16 @@ class RemoteMachine(Machine):
 
     aio: AsyncRemoteMachine
 
-    def __init__(self, aio: AsyncRemoteMachine) -> None:
+    #: the async core a subclass wraps; its constructor's arguments are the facade's
+    _core: type[AsyncRemoteMachine]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "_core" in cls.__dict__:  # help() and inspect show the core's parameters
+            cls.__signature__ = inspect.signature(cls._core)  # type: ignore[attr-defined]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        aio = self._core(*args, **kwargs)
         super().__init__(aio)
         aio.facade = self
         aio._connect_blocking()

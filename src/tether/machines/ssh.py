@@ -109,33 +109,7 @@ class SshMachine(RemoteMachine):
     """
 
     aio: AsyncSshMachine
-
-    def __init__(
-        self,
-        host: str,
-        user: str | None = None,
-        port: int | None = None,
-        keyfile: Any = None,
-        password: str | None = None,
-        ssh_command: Any = None,
-        scp_command: Any = None,
-        ssh_opts: Sequence[str] = (),
-        scp_opts: Sequence[str] = (),
-        connect_timeout: float = 10,
-        known_hosts: Any = None,
-        host_key_policy: str = "strict",
-        host_key: str | None = None,
-        max_sessions: int = DEFAULT_MAX_SESSIONS,
-        ssh_config: Any = None,
-    ) -> None:
-        super().__init__(
-            AsyncSshMachine(
-                host, user=user, port=port, keyfile=keyfile, password=password, ssh_command=ssh_command,
-                scp_command=scp_command, ssh_opts=ssh_opts, scp_opts=scp_opts, connect_timeout=connect_timeout,
-                known_hosts=known_hosts, host_key_policy=host_key_policy, host_key=host_key, max_sessions=max_sessions,
-                ssh_config=ssh_config,
-            )
-        )
+    _core = AsyncSshMachine
 
     def __repr__(self) -> str:
         return repr(self.aio)
