@@ -20,6 +20,7 @@ local client.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import inspect
 import itertools
@@ -34,6 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
+from .._portal import ssh_portal
 from ..commands.base import BaseCommand, Command, as_arg
 from ..commands.plan import DataSource, FileTarget, Plan, Stage, plan_shell_line
 from ..commands.quoting import quote
@@ -140,6 +142,7 @@ class AsyncRemoteMachine(AsyncMachine):
         self._which_cache: dict[tuple[str, str], Any] = {}
         self._pidfiles = itertools.count()
         self._jobs: RemoteJobs  # set with the remote state
+        self._forwards: Any = None  # tunnels and forwarded sockets (machines/tunnel.py), made on first use
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.host}>"
@@ -424,10 +427,43 @@ class AsyncRemoteMachine(AsyncMachine):
         plan = Plan([self._client_stage(line, display=["nohup", *stages[0].shown_argv])])
         return await self._local()._start(plan, stdin=DEVNULL, stdout=DEVNULL, stderr=DEVNULL)
 
+    # -- forwarding (machines/tunnel.py) ----------------------------------------------
+    def _forwarder(self) -> Any:
+        """The transport's :class:`~tether.transports.forwarding.Forwarder` for this connection."""
+        raise NotImplementedError
+
+    def _forwarding(self, what: str, *args: Any) -> Any:
+        """A coroutine of ``Forwards.<what>`` (for the SSH loop) with this machine's forwarder."""
+        from .tunnel import Forwards
+
+        self._check_open()
+        if self._forwards is None:
+            self._forwards = Forwards()
+        if what == "tunnel":
+            return self._forwards.tunnel(self.facade or self, self._forwarder(), *args)
+        return self._forwards.connect_sock(self._forwarder(), *args)
+
+    async def tunnel(
+        self, lport: Any, dport: Any, lhost: str = "localhost", dhost: str = "localhost", reverse: bool = False,
+        timeout: float = 10.0,
+    ) -> Any:
+        """A port forward over this machine's connection (see :class:`tether.machines.tunnel.Tunnel`)."""
+        coro = self._forwarding("tunnel", lport, dport, lhost, dhost, reverse, timeout)
+        return await asyncio.wrap_future(ssh_portal.submit(lambda: coro))
+
+    async def connect_sock(self, port: Any, host: str = "localhost", timeout: float = 10.0) -> Any:
+        """A socket connected by the remote to ``host:port`` (or a unix socket path) as it sees them."""
+        coro = self._forwarding("connect_sock", port, host, timeout)
+        return await asyncio.wrap_future(ssh_portal.submit(lambda: coro))
+
     # -- closing -----------------------------------------------------------------------
     def _close_blocking(self) -> None:
         if self._closed:
             return
+        forwards, self._forwards = self._forwards, None
+        if forwards is not None:  # before the connection goes, so each part ends cleanly
+            with contextlib.suppress(Exception):
+                ssh_portal.call(forwards.close)
         session, self._control_session = self._control_session, None
         if session is not None:
             if self._remote is not None and session.alive:
@@ -586,6 +622,32 @@ class RemoteMachine(Machine):
     def session(self, new_session: bool = False) -> Any:
         """A persistent remote shell: ``s.run("cd /tmp && ls | grep b")`` -> (rc, out, err)."""
         return self.aio._blocking_session()
+
+    def tunnel(
+        self, lport: Any, dport: Any, lhost: str = "localhost", dhost: str = "localhost", reverse: bool = False,
+        timeout: float = 10.0,
+    ) -> Any:
+        """A port forward over this machine's connection: ``with rem.tunnel(6666, 8888): ...``
+
+        ::
+
+            reverse=False: client -> lhost:lport (here) ==ssh==> remote -> dhost:dport
+            reverse=True:  lhost:lport (here) <- here <==ssh== remote <- dhost:dport (there) <- client
+
+        ``lport=0`` (``dport=0`` when reversed) picks a free port, reported as
+        ``tun.lport`` (``tun.dport``); a str port is a unix socket path.
+        ``close()`` stops listening and drops active connections. See
+        :class:`tether.machines.tunnel.Tunnel` and docs/tunnels.md.
+        """
+        return ssh_portal.call(lambda: self.aio._forwarding("tunnel", lport, dport, lhost, dhost, reverse, timeout))
+
+    def connect_sock(self, port: Any, host: str = "localhost", timeout: float = 10.0) -> Any:
+        """A socket whose far end the remote connected to ``host:port`` (or a unix socket path).
+
+        ``s = rem.connect_sock(12345); s.send(b"carrot"); s.recv(1000)``; a refused
+        connection is a TunnelError. See :class:`tether.machines.tunnel.TunnelSocket`.
+        """
+        return ssh_portal.call(lambda: self.aio._forwarding("connect_sock", port, host, timeout))
 
     def close(self) -> None:
         self._finalizer()

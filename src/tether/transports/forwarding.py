@@ -1,0 +1,265 @@
+"""What every transport's port forwarding shares: endpoints, links, listeners, pumps.
+
+A forwarded connection is a *link*: one local socket joined to one SSH
+channel (or to another local socket). Transports join them in their own
+way (an ``ssh`` master that takes the socket's file descriptor, a ``plink``
+process whose stdio is the socket, an asyncssh channel pumped in this
+process); a :class:`LinkSet` holds the live ones so a tunnel's ``close()``
+can drop every active connection, not only stop listening.
+
+Everything here runs on tether's SSH loop (``_portal.ssh_portal``).
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import contextlib
+import socket
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+#: bytes moved per read when this process pumps a connection
+CHUNK = 256 * 1024
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A TCP ``host:port``, or a unix socket ``path`` (then ``host`` is None and ``port`` is 0)."""
+
+    host: str | None
+    port: int
+    path: str | None = None
+
+    @property
+    def is_unix(self) -> bool:
+        return self.path is not None
+
+    def __str__(self) -> str:
+        if self.path is not None:
+            return self.path
+        return f"[{self.host}]:{self.port}" if self.host and ":" in self.host else f"{self.host}:{self.port}"
+
+
+class Link(abc.ABC):
+    """One forwarded connection; ``close()`` drops it at once."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Drop the connection (both ends see it end)."""
+
+    @abc.abstractmethod
+    async def wait_closed(self) -> None:
+        """Return once the connection has ended, by either side or by close()."""
+
+
+class RemoteListener(abc.ABC):
+    """A listener the far side holds for a reverse tunnel."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Stop listening (connections already made are the LinkSet's to drop)."""
+
+
+class Forwarder(abc.ABC):
+    """How one transport forwards: the two operations every tunnel is made of."""
+
+    host: str
+
+    @abc.abstractmethod
+    async def join(self, dest: Endpoint, sock: socket.socket, *, confirm: bool, timeout: float) -> Link:
+        """Join the local ``sock`` to a new connection to ``dest`` made by the far side.
+
+        ``confirm``: wait until the far side has connected, so a refusal is a
+        TunnelError (a tunnel's connections skip that wait where it costs).
+        """
+
+    @abc.abstractmethod
+    async def listen(
+        self, bind: Endpoint, target: Endpoint, links: LinkSet, timeout: float
+    ) -> tuple[RemoteListener, int]:
+        """Have the far side listen on ``bind``; each connection goes to the local ``target``.
+
+        Returns the listener and the port it listens on (0 for a unix socket).
+        """
+
+
+class LinkSet:
+    """The live links of one tunnel: each leaves the set when it ends."""
+
+    def __init__(self) -> None:
+        self._links: set[Link] = set()
+        self._watchers: set[asyncio.Task] = set()
+        self.closed = False
+
+    def __len__(self) -> int:
+        return len(self._links)
+
+    def add(self, link: Link) -> None:
+        if self.closed:  # a connection that raced close() goes the same way
+            link.close()
+            return
+        self._links.add(link)
+        watcher = asyncio.get_running_loop().create_task(self._forget_when_done(link))
+        self._watchers.add(watcher)
+        watcher.add_done_callback(self._watchers.discard)
+
+    async def _forget_when_done(self, link: Link) -> None:
+        try:
+            await link.wait_closed()
+        finally:
+            self._links.discard(link)
+            link.close()
+
+    async def close(self) -> None:
+        """Drop every live link and wait until they are gone."""
+        self.closed = True
+        links = list(self._links)
+        for link in links:
+            link.close()
+        if self._watchers:
+            await asyncio.wait(list(self._watchers), timeout=5)
+
+
+def drop(sock: socket.socket) -> None:
+    """Shut ``sock`` down both ways and close it: the peer sees the end even if someone holds a copy.
+
+    The loop forgets the descriptor first: a read still registered on it
+    would otherwise land on the next socket that gets the same number.
+    """
+    fd = sock.fileno()
+    if fd < 0:
+        return
+    with contextlib.suppress(RuntimeError):  # no running loop: nothing registered
+        loop = asyncio.get_running_loop()
+        loop.remove_reader(fd)
+        loop.remove_writer(fd)
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()
+
+
+class SocketListener:
+    """Accepts connections on local sockets and hands each to ``on_accept`` (in its own task)."""
+
+    def __init__(self, sockets: list[socket.socket], on_accept: Callable[[socket.socket], Coroutine[Any, Any, None]]) -> None:
+        self.sockets = sockets
+        self._on_accept = on_accept
+        self._tasks: set[asyncio.Task] = set()
+        for sock in sockets:
+            sock.setblocking(False)
+            self._spawn(self._accept_loop(sock))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _accept_loop(self, sock: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                conn, _ = await loop.sock_accept(sock)
+            except OSError:  # the listener was closed under us
+                return
+            conn.setblocking(False)
+            self._spawn(self._on_accept(conn))
+
+    async def close(self) -> None:
+        """Stop listening (the port or path is free afterwards); handlers in flight are cancelled."""
+        for task in list(self._tasks):
+            task.cancel()
+        for sock in self.sockets:
+            drop(sock)
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=5)
+
+
+async def pump(recv: Callable[[], Awaitable[bytes]], send: Callable[[bytes], Awaitable[None]],
+               send_eof: Callable[[], None]) -> None:
+    """Copy until EOF, then pass the EOF on (a half-close stays a half-close)."""
+    while True:
+        data = await recv()
+        if not data:
+            break
+        await send(data)
+    with contextlib.suppress(OSError):
+        send_eof()
+
+
+class PumpedLink(Link):
+    """A link whose bytes this process copies: two pumps, one per direction."""
+
+    def __init__(self, pumps: list[Coroutine[Any, Any, None]], on_close: Callable[[], None]) -> None:
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(p) for p in pumps]
+        self._on_close = on_close
+        self._closed = False
+
+    def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        if not self._closed:
+            self._closed = True
+            self._on_close()
+
+    async def wait_closed(self) -> None:
+        # done when both directions are done; an error in one ends the link
+        done, pending = await asyncio.wait(self._tasks, return_when=asyncio.FIRST_EXCEPTION)
+        if any(not t.cancelled() and t.exception() is not None for t in done):
+            for task in pending:
+                task.cancel()
+
+
+def socket_pumps(a: socket.socket, b: socket.socket) -> list[Coroutine[Any, Any, None]]:
+    """The two pumps that join sockets ``a`` and ``b`` (both non-blocking)."""
+    loop = asyncio.get_running_loop()
+
+    def one_way(src: socket.socket, dst: socket.socket) -> Coroutine[Any, Any, None]:
+        async def recv() -> bytes:
+            return await loop.sock_recv(src, CHUNK)
+
+        async def send(data: bytes) -> None:
+            await loop.sock_sendall(dst, data)
+
+        return pump(recv, send, lambda: dst.shutdown(socket.SHUT_WR))
+
+    return [one_way(a, b), one_way(b, a)]
+
+
+def join_sockets(a: socket.socket, b: socket.socket) -> PumpedLink:
+    """A link that copies between two local sockets until both sides have ended."""
+
+    def close_both() -> None:
+        drop(a)
+        drop(b)
+
+    return PumpedLink(socket_pumps(a, b), close_both)
+
+
+async def connect_local(target: Endpoint) -> socket.socket:
+    """A non-blocking socket connected to the local ``target`` (each resolved address in turn)."""
+    loop = asyncio.get_running_loop()
+    candidates: list[tuple[int, Any]]
+    if target.path is not None:
+        candidates = [(socket.AF_UNIX, target.path)]
+    else:
+        infos = await loop.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
+        candidates = [(family, address) for family, _, _, _, address in infos]
+    error: OSError | None = None
+    for family, address in candidates:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        try:
+            await loop.sock_connect(sock, address)
+        except OSError as exc:
+            sock.close()
+            error = exc
+            continue
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+    assert error is not None
+    raise error

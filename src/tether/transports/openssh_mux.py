@@ -1,0 +1,264 @@
+"""Forwarding on an OpenSSH ControlMaster: the mux protocol's stdio forward, and ``ssh -O``.
+
+A connection through the master is what ``ssh -W host:port`` asks for
+(``MUX_C_NEW_STDIO_FWD``, OpenSSH's PROTOCOL.mux): we speak that request
+ourselves and hand the master the file descriptor of OUR socket, so the
+master reads and writes it directly: no process is started and no byte is
+copied by Python. The master answers once the server has opened (or
+refused) the channel, so a refused connection is a clear error. The
+channel lives as long as the control connection that asked for it:
+closing that connection drops the forwarded connection at once, which is
+how a tunnel's ``close()`` ends active connections.
+
+Remote (reverse) forwards are added and cancelled with ``ssh -O forward``
+and ``ssh -O cancel`` on the master; with port 0 the master prints the
+port the server allocated.
+
+The message codec is I/O-free (:func:`encode`, :func:`decode_reply`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import socket
+import struct
+
+from ..exceptions import TunnelError
+from .forwarding import (
+    Endpoint,
+    Forwarder,
+    Link,
+    LinkSet,
+    RemoteListener,
+    SocketListener,
+    connect_local,
+    drop,
+    join_sockets,
+)
+
+MUX_VERSION = 4
+MSG_HELLO = 0x00000001
+C_NEW_STDIO_FWD = 0x10000008
+S_PERMISSION_DENIED = 0x80000002
+S_FAILURE = 0x80000003
+S_SESSION_OPENED = 0x80000006
+#: the "port" of a unix-socket destination in OpenSSH's forwarding requests
+PORT_STREAMLOCAL = 0xFFFFFFFE
+
+
+# -- codec (no I/O) ----------------------------------------------------------------
+def _u32(value: int) -> bytes:
+    return struct.pack(">I", value & 0xFFFFFFFF)
+
+
+def _string(text: str) -> bytes:
+    data = text.encode("utf-8")
+    return _u32(len(data)) + data
+
+
+def encode(*fields: int | str) -> bytes:
+    """One framed mux packet: ints as uint32, strings as SSH strings."""
+    body = b"".join(_u32(f) if isinstance(f, int) else _string(f) for f in fields)
+    return _u32(len(body)) + body
+
+
+def hello() -> bytes:
+    return encode(MSG_HELLO, MUX_VERSION)
+
+
+def stdio_forward_request(request_id: int, dest: Endpoint) -> bytes:
+    """``ssh -W``'s request: connect the passed descriptors to ``dest`` on the far side."""
+    if dest.path is not None:
+        return encode(C_NEW_STDIO_FWD, request_id, "", dest.path, PORT_STREAMLOCAL)
+    return encode(C_NEW_STDIO_FWD, request_id, "", dest.host or "localhost", dest.port)
+
+
+def decode_reply(body: bytes) -> tuple[int, int, str]:
+    """``(type, request id, reason)`` of a reply body; reason is "" on success."""
+    if len(body) < 8:
+        raise ValueError(f"short mux reply ({len(body)} bytes)")
+    kind, request_id = struct.unpack(">II", body[:8])
+    reason = ""
+    if kind in (S_FAILURE, S_PERMISSION_DENIED) and len(body) >= 12:
+        (length,) = struct.unpack(">I", body[8:12])
+        reason = body[12 : 12 + length].decode("utf-8", "replace")
+    return kind, request_id, reason
+
+
+# -- I/O on the tether SSH loop ---------------------------------------------------------
+async def _read_packet(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> bytes:
+    async def exactly(count: int) -> bytes:
+        data = b""
+        while len(data) < count:
+            chunk = await loop.sock_recv(sock, count - len(data))
+            if not chunk:
+                raise ConnectionResetError("the ssh master closed the control connection")
+            data += chunk
+        return data
+
+    (length,) = struct.unpack(">I", await exactly(4))
+    return await exactly(length)
+
+
+class MuxLink(Link):
+    """A connection forwarded by the master; it lasts while ``control`` is open."""
+
+    def __init__(self, control: socket.socket, sock: socket.socket | None) -> None:
+        self._control = control
+        self._sock = sock  # our copy of the forwarded socket, if we keep one
+
+    def close(self) -> None:
+        # a hang-up, not a close: the watcher's pending read sees EOF and closes it
+        with contextlib.suppress(OSError):
+            self._control.shutdown(socket.SHUT_RDWR)  # the master drops the channel
+        if self._sock is not None:
+            drop(self._sock)
+
+    async def wait_closed(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            with contextlib.suppress(OSError):
+                while await loop.sock_recv(self._control, 4096):
+                    pass  # the master says nothing more; EOF means the channel is gone
+        finally:
+            self._control.close()
+
+
+async def stdio_forward(control_path: str, dest: Endpoint, sock: socket.socket, host: str, keep: bool) -> MuxLink:
+    """Join ``sock`` to a new channel to ``dest`` on the master at ``control_path``.
+
+    ``keep`` keeps our descriptor of ``sock`` (to drop it on close); else it is
+    closed here and the master holds the only copy. TunnelError if refused.
+    """
+    loop = asyncio.get_running_loop()
+    control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    control.setblocking(False)
+    try:
+        await loop.sock_connect(control, control_path)
+        await loop.sock_sendall(control, hello())
+        if (await _read_packet(loop, control))[:4] != _u32(MSG_HELLO):
+            raise TunnelError("the ssh master did not greet in the mux protocol", host)
+        # the master waits for the descriptors right after the request: send them
+        # at once, twice (as stdin and stdout), one byte riding with each
+        await loop.sock_sendall(control, stdio_forward_request(1, dest))
+        for _ in range(2):
+            socket.send_fds(control, [b"\0"], [sock.fileno()])
+        kind, _, reason = decode_reply(await _read_packet(loop, control))
+    except OSError as exc:
+        control.close()
+        raise TunnelError(f"cannot reach the ssh master of {host}: {exc}", host) from exc
+    except BaseException:
+        control.close()
+        raise
+    if kind != S_SESSION_OPENED:
+        control.close()
+        raise TunnelError(f"{host} could not connect to {dest}: {reason or 'refused'}", host)
+    if not keep:
+        sock.close()
+    return MuxLink(control, sock if keep else None)
+
+
+async def master_forward(ssh: str, control_path: str, host: str, action: str, spec: str, timeout: float) -> str:
+    """``ssh -O <action> -R <spec>`` on the master: its stdout (the allocated port for port 0)."""
+    process = await asyncio.create_subprocess_exec(
+        ssh, "-S", control_path, "-O", action, "-R", spec, "--", host,
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), timeout)
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()
+        raise
+    if process.returncode != 0:
+        detail = err.decode("utf-8", "replace").strip().splitlines()
+        raise TunnelError(f"{host} refused the remote forward {spec}: {detail[-1] if detail else 'ssh -O failed'}", host)
+    return out.decode("ascii", "replace").strip()
+
+
+def forward_spec(bind: Endpoint, local_path: str) -> str:
+    """``-R`` argument: the server listens on ``bind``, the master connects to ``local_path``."""
+    if bind.path is not None:
+        if ":" in bind.path:
+            raise ValueError(f"ssh -R cannot listen on a unix socket path with ':' in it: {bind.path!r}")
+        return f"{bind.path}:{local_path}"
+    host = f"[{bind.host}]" if bind.host and ":" in bind.host else bind.host
+    return f"{host}:{bind.port}:{local_path}"
+
+
+class _MasterListener(RemoteListener):
+    def __init__(self, forwarder: MasterForwarder, spec: str, relay: SocketListener, path: str) -> None:
+        self._forwarder = forwarder
+        self._spec = spec
+        self._relay = relay
+        self._path = path
+
+    async def close(self) -> None:
+        f = self._forwarder
+        try:  # the master may be gone already (machine closed): nothing listens then
+            await master_forward(f.ssh, f.control_path, f.host, "cancel", self._spec, 10)
+        except (TunnelError, OSError, asyncio.TimeoutError):
+            pass
+        finally:
+            await self._relay.close()
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._path)
+
+
+class MasterForwarder(Forwarder):
+    """Forwarding on a ControlMaster.
+
+    A reverse tunnel's server-side connections arrive at the master, which
+    connects them to a private unix socket of ours (in the master's 0700
+    directory); from there they are joined to the local target, so closing
+    the tunnel can drop them.
+    """
+
+    _numbers = itertools.count()
+
+    def __init__(self, ssh: str, control_path: str, directory: str, host: str) -> None:
+        self.ssh = ssh
+        self.control_path = control_path
+        self.directory = directory
+        self.host = host
+
+    async def join(self, dest: Endpoint, sock: socket.socket, *, confirm: bool, timeout: float) -> Link:
+        # the master always confirms (its reply waits for the channel): nothing to skip
+        return await asyncio.wait_for(stdio_forward(self.control_path, dest, sock, self.host, keep=True), timeout)
+
+    async def listen(
+        self, bind: Endpoint, target: Endpoint, links: LinkSet, timeout: float
+    ) -> tuple[RemoteListener, int]:
+        path = os.path.join(self.directory, f"r{next(self._numbers)}")
+        spec = forward_spec(bind, path)
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            server.bind(path)
+            server.listen(128)
+        except BaseException:
+            server.close()
+            raise
+
+        async def on_accept(conn: socket.socket) -> None:
+            try:
+                local = await connect_local(target)
+            except OSError:  # nothing listens locally: the remote client sees its connection end
+                drop(conn)
+                return
+            links.add(join_sockets(conn, local))
+
+        relay = SocketListener([server], on_accept)
+        listener = _MasterListener(self, spec, relay, path)
+        try:
+            out = await master_forward(self.ssh, self.control_path, self.host, "forward", spec, timeout)
+        except BaseException:
+            await relay.close()
+            os.unlink(path)
+            raise
+        if bind.path is not None:
+            return listener, 0
+        return listener, bind.port or int(out.split()[0])
