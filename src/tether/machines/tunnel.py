@@ -192,6 +192,7 @@ async def open_tunnel(
         return Tunnel(machine, _shown(target), bind.path or port, target.host, bind.host, True, [remote.close], links)
     where = endpoint(lport, lhost, "lport", zero_ok=True)
     dest = endpoint(dport, dhost, "dport", zero_ok=False)
+    forwarder.check_destination(dest)
     sockets = _listen_locally(where)
 
     async def on_accept(conn: socket.socket) -> None:

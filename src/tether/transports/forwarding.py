@@ -67,6 +67,9 @@ class Forwarder(abc.ABC):
 
     host: str
 
+    def check_destination(self, dest: Endpoint) -> None:  # noqa: B027 - most transports reach any destination
+        """Raise TunnelError now if :meth:`join` could never reach ``dest`` (rather than on each connection)."""
+
     @abc.abstractmethod
     async def join(self, dest: Endpoint, sock: socket.socket, *, confirm: bool, timeout: float) -> Link:
         """Join the local ``sock`` to a new connection to ``dest`` made by the far side.
@@ -122,11 +125,13 @@ class LinkSet:
             await asyncio.wait(list(self._watchers), timeout=5)
 
 
-def drop(sock: socket.socket) -> None:
-    """Shut ``sock`` down both ways and close it: the peer sees the end even if someone holds a copy.
+def forget(sock: socket.socket) -> None:
+    """Close ``sock``, the loop forgetting its descriptor first.
 
-    The loop forgets the descriptor first: a read still registered on it
-    would otherwise land on the next socket that gets the same number.
+    A wait on the socket that just ended still has a clean-up queued that
+    unregisters the descriptor NUMBER; run after the close, it would hit
+    the next socket given that number (and its reads would never wake).
+    Unregistering now cancels that clean-up.
     """
     fd = sock.fileno()
     if fd < 0:
@@ -135,9 +140,15 @@ def drop(sock: socket.socket) -> None:
         loop = asyncio.get_running_loop()
         loop.remove_reader(fd)
         loop.remove_writer(fd)
-    with contextlib.suppress(OSError):
-        sock.shutdown(socket.SHUT_RDWR)
     sock.close()
+
+
+def drop(sock: socket.socket) -> None:
+    """Shut ``sock`` down both ways and close it: the peer sees the end even if someone holds a copy."""
+    if sock.fileno() >= 0:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+    forget(sock)
 
 
 class SocketListener:
@@ -170,10 +181,10 @@ class SocketListener:
         """Stop listening (the port or path is free afterwards); handlers in flight are cancelled."""
         for task in list(self._tasks):
             task.cancel()
-        for sock in self.sockets:
-            drop(sock)
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=5)
+        for sock in self.sockets:
+            drop(sock)
 
 
 async def pump(recv: Callable[[], Awaitable[bytes]], send: Callable[[bytes], Awaitable[None]],
@@ -196,6 +207,11 @@ class PumpedLink(Link):
         self._tasks = [loop.create_task(p) for p in pumps]
         self._on_close = on_close
         self._closed = False
+        self._cleanups: list[Callable[[], Coroutine[Any, Any, None]]] = []
+
+    def add_cleanup(self, cleanup: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Also await ``cleanup()`` once the link has ended."""
+        self._cleanups.append(cleanup)
 
     def close(self) -> None:
         for task in self._tasks:
@@ -206,10 +222,15 @@ class PumpedLink(Link):
 
     async def wait_closed(self) -> None:
         # done when both directions are done; an error in one ends the link
-        done, pending = await asyncio.wait(self._tasks, return_when=asyncio.FIRST_EXCEPTION)
-        if any(not t.cancelled() and t.exception() is not None for t in done):
-            for task in pending:
-                task.cancel()
+        try:
+            done, pending = await asyncio.wait(self._tasks, return_when=asyncio.FIRST_EXCEPTION)
+            if any(not t.cancelled() and t.exception() is not None for t in done):
+                for task in pending:
+                    task.cancel()
+        finally:
+            self.close()
+            for cleanup in self._cleanups:
+                await cleanup()
 
 
 def socket_pumps(a: socket.socket, b: socket.socket) -> list[Coroutine[Any, Any, None]]:
@@ -254,11 +275,11 @@ async def connect_local(target: Endpoint) -> socket.socket:
         try:
             await loop.sock_connect(sock, address)
         except OSError as exc:
-            sock.close()
+            forget(sock)
             error = exc
             continue
         except BaseException:
-            sock.close()
+            forget(sock)
             raise
         return sock
     assert error is not None

@@ -103,7 +103,7 @@ async def listen_remote(conn: Any, bind: Endpoint, target: Endpoint, links: Link
             listener = await conn.start_unix_server(lambda: serve, bind.path)
         else:
             listener = await conn.start_server(lambda _host, _port: serve, bind.host, bind.port)
-    except (asyncssh.Error, OSError) as exc:
+    except (asyncssh.Error, asyncssh.ChannelListenError, OSError) as exc:
         reason = getattr(exc, "reason", None) or exc
         raise TunnelError(f"{host} refused to listen on {bind}: {reason}", host) from exc
     return listener, (0 if bind.path is not None else listener.get_port())

@@ -36,6 +36,7 @@ from .forwarding import (
     SocketListener,
     connect_local,
     drop,
+    forget,
     join_sockets,
 )
 
@@ -111,11 +112,16 @@ class MuxLink(Link):
         self._sock = sock  # our copy of the forwarded socket, if we keep one
 
     def close(self) -> None:
-        # a hang-up, not a close: the watcher's pending read sees EOF and closes it
-        with contextlib.suppress(OSError):
-            self._control.shutdown(socket.SHUT_RDWR)  # the master drops the channel
-        if self._sock is not None:
+        if self._sock is not None and self._sock.fileno() >= 0:
+            # Shutting the shared socket down makes the master read EOF and fail
+            # to write: it ends the channel, then hangs up the control
+            # connection (the watcher's read sees that and closes it).
+            # Hanging up the control connection ourselves at the same moment
+            # sometimes left the server's side of the channel open (OpenSSH 9.2).
             drop(self._sock)
+        else:
+            with contextlib.suppress(OSError):
+                self._control.shutdown(socket.SHUT_RDWR)
 
     async def wait_closed(self) -> None:
         loop = asyncio.get_running_loop()
@@ -124,7 +130,7 @@ class MuxLink(Link):
                 while await loop.sock_recv(self._control, 4096):
                     pass  # the master says nothing more; EOF means the channel is gone
         finally:
-            self._control.close()
+            forget(self._control)
 
 
 async def stdio_forward(control_path: str, dest: Endpoint, sock: socket.socket, host: str, keep: bool) -> MuxLink:
@@ -143,28 +149,35 @@ async def stdio_forward(control_path: str, dest: Endpoint, sock: socket.socket, 
             raise TunnelError("the ssh master did not greet in the mux protocol", host)
         # the master waits for the descriptors right after the request: send them
         # at once, twice (as stdin and stdout), one byte riding with each
-        await loop.sock_sendall(control, stdio_forward_request(1, dest))
+        # (no await in between: a cancellation there would leave the master waiting)
+        control.sendall(stdio_forward_request(1, dest))  # a few bytes: never blocks
         for _ in range(2):
             socket.send_fds(control, [b"\0"], [sock.fileno()])
         kind, _, reason = decode_reply(await _read_packet(loop, control))
     except OSError as exc:
-        control.close()
+        forget(control)
         raise TunnelError(f"cannot reach the ssh master of {host}: {exc}", host) from exc
     except BaseException:
-        control.close()
+        forget(control)
         raise
     if kind != S_SESSION_OPENED:
-        control.close()
+        forget(control)
         raise TunnelError(f"{host} could not connect to {dest}: {reason or 'refused'}", host)
     if not keep:
         sock.close()
     return MuxLink(control, sock if keep else None)
 
 
-async def master_forward(ssh: str, control_path: str, host: str, action: str, spec: str, timeout: float) -> str:
-    """``ssh -O <action> -R <spec>`` on the master: its stdout (the allocated port for port 0)."""
+async def master_forward(
+    ssh: str, control_path: str, host: str, action: str, spec: str, timeout: float, kind: str = "-R",
+    failure: str = "",
+) -> str:
+    """``ssh -O <action> -R <spec>`` (or ``-L``) on the master: its stdout (the allocated port for port 0).
+
+    ``failure`` begins the TunnelError's message when the master says no.
+    """
     process = await asyncio.create_subprocess_exec(
-        ssh, "-S", control_path, "-O", action, "-R", spec, "--", host,
+        ssh, "-S", control_path, "-O", action, kind, spec, "--", host,
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     try:
@@ -176,7 +189,8 @@ async def master_forward(ssh: str, control_path: str, host: str, action: str, sp
         raise
     if process.returncode != 0:
         detail = err.decode("utf-8", "replace").strip().splitlines()
-        raise TunnelError(f"{host} refused the remote forward {spec}: {detail[-1] if detail else 'ssh -O failed'}", host)
+        reason = detail[-1] if detail else "ssh -O failed"
+        raise TunnelError(f"{failure or f'{host} refused the forward {kind} {spec}'}: {reason}", host)
     return out.decode("ascii", "replace").strip()
 
 
@@ -227,8 +241,37 @@ class MasterForwarder(Forwarder):
         self.host = host
 
     async def join(self, dest: Endpoint, sock: socket.socket, *, confirm: bool, timeout: float) -> Link:
+        if dest.path is not None:
+            return await asyncio.wait_for(self._join_unix(dest, sock), timeout)
         # the master always confirms (its reply waits for the channel): nothing to skip
         return await asyncio.wait_for(stdio_forward(self.control_path, dest, sock, self.host, keep=True), timeout)
+
+    async def _join_unix(self, dest: Endpoint, sock: socket.socket) -> Link:
+        """A remote unix socket: through a ``-L`` forward of its own (a stdio forward to a
+        path gives nothing in OpenSSH 9.2), cancelled when the connection ends."""
+        if ":" in (dest.path or ""):
+            raise ValueError(f"ssh -L cannot reach a unix socket path with ':' in it: {dest.path!r}")
+        path = os.path.join(self.directory, f"l{next(self._numbers)}")
+        spec = f"{path}:{dest.path}"
+        await master_forward(
+            self.ssh, self.control_path, self.host, "forward", spec, 10, kind="-L",
+            failure=f"{self.host} could not forward to {dest}",
+        )
+
+        async def cancel() -> None:
+            with contextlib.suppress(TunnelError, OSError, asyncio.TimeoutError):
+                await master_forward(self.ssh, self.control_path, self.host, "cancel", spec, 10, kind="-L")
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+
+        try:
+            far = await connect_local(Endpoint(None, 0, path))
+        except BaseException:
+            await cancel()
+            raise
+        link = join_sockets(sock, far)
+        link.add_cleanup(cancel)
+        return link
 
     async def listen(
         self, bind: Endpoint, target: Endpoint, links: LinkSet, timeout: float
@@ -254,7 +297,10 @@ class MasterForwarder(Forwarder):
         relay = SocketListener([server], on_accept)
         listener = _MasterListener(self, spec, relay, path)
         try:
-            out = await master_forward(self.ssh, self.control_path, self.host, "forward", spec, timeout)
+            out = await master_forward(
+                self.ssh, self.control_path, self.host, "forward", spec, timeout,
+                failure=f"{self.host} refused to listen on {bind}",
+            )
         except BaseException:
             await relay.close()
             os.unlink(path)

@@ -72,6 +72,11 @@ def _unsupported(what: str, host: str) -> TunnelError:
     return TunnelError(f"PuttyMachine cannot forward {what}: plink takes host:port only", host)
 
 
+def _check_tcp(dest: Endpoint, host: str) -> None:
+    if dest.path is not None:
+        raise _unsupported(f"to the remote unix socket {dest.path}", host)
+
+
 async def _spawn(argv: Sequence[str], stdin: Any, stdout: Any, stderr: Any) -> Any:
     return await asyncio.create_subprocess_exec(*argv, stdin=stdin, stdout=stdout, stderr=stderr)
 
@@ -116,8 +121,7 @@ async def join_netcat(
     With ``confirm``, wait until the server has opened the channel, so a
     refused connection is a TunnelError (else it simply ends).
     """
-    if dest.path is not None:
-        raise _unsupported(f"to the remote unix socket {dest.path}", host)
+    _check_tcp(dest, host)
     address = f"[{dest.host}]:{dest.port}" if dest.host and ":" in dest.host else f"{dest.host}:{dest.port}"
     argv = [*base, *(["-v"] if confirm else []), "-nc", address, target]
     stderr = asyncio.subprocess.PIPE if confirm else asyncio.subprocess.DEVNULL
@@ -168,6 +172,9 @@ class PlinkForwarder(Forwarder):
         self.base = list(base)
         self.target = target
         self.host = host
+
+    def check_destination(self, dest: Endpoint) -> None:
+        _check_tcp(dest, self.host)
 
     async def join(self, dest: Endpoint, sock: socket.socket, *, confirm: bool, timeout: float) -> Link:
         return await join_netcat(self.base, self.target, dest, sock, self.host, confirm, timeout)
