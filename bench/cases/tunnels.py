@@ -136,53 +136,47 @@ async def aping():
 """
 
 
-def _throughput() -> Case:
-    push = "push_to(ADDRESS)"
-    sock_push = "s = rem.connect_sock(PORT, '127.0.0.1'); push(s, lambda: s.shutdown(socket.SHUT_WR)); s.close()"
-    return Case(
+def _variants(mode: str, through: str, sock: str, paramiko: str, asyncssh: str) -> list[Variant]:
+    """The same work done every way: through a tunnel, ``connect_sock``, ``ssh -L``, peers' channels."""
+    return [
+        tether_tunnel("SshMachine", mode, through),
+        tether_tunnel("NativeSshMachine", mode, through),
+        tether_tunnel("PuttyMachine", mode, through),
+        tether_connect_sock("SshMachine", mode, sock),
+        tether_connect_sock("NativeSshMachine", mode, sock),
+        ssh_dash_l(mode, through),
+        Variant("paramiko channel", "peers", _head(mode) + _PARAMIKO, paramiko,
+                f"client.close(); {_STOP_SERVER}", requires=("paramiko",)),
+        Variant("asyncssh channel", "peers", _head(mode) + _ASYNCSSH, asyncssh,
+                f"conn.close(); {_STOP_SERVER}", requires=("asyncssh",)),
+    ]
+
+
+CASES = [
+    Case(
         name="tunnel.throughput-256MiB",
         title=f"{MIB} MiB through a local forward to a sink on the remote",
-        variants=[
-            tether_tunnel("SshMachine", "sink", push),
-            tether_tunnel("NativeSshMachine", "sink", push),
-            tether_tunnel("PuttyMachine", "sink", push),
-            tether_connect_sock("SshMachine", "sink", sock_push),
-            tether_connect_sock("NativeSshMachine", "sink", sock_push),
-            ssh_dash_l("sink", push),
-            Variant("paramiko channel", "peers", _head("sink") + _PARAMIKO,
-                    "c = channel(); push(c, c.shutdown_write); c.close()",
-                    f"client.close(); {_STOP_SERVER}", requires=("paramiko",)),
-            Variant("asyncssh channel", "peers", _head("sink") + _ASYNCSSH,
-                    "loop.run_until_complete(apush())", f"conn.close(); {_STOP_SERVER}", requires=("asyncssh",)),
-        ],
+        variants=_variants(
+            "sink", "push_to(ADDRESS)",
+            "s = rem.connect_sock(PORT, '127.0.0.1'); push(s, lambda: s.shutdown(socket.SHUT_WR)); s.close()",
+            "c = channel(); push(c, c.shutdown_write); c.close()",
+            "loop.run_until_complete(apush())",
+        ),
         goals=[NoSlowerThan("ssh -L", 1.1), NoSlowerThan("paramiko channel"), NoSlowerThan("asyncssh channel")],
         reference="tether SshMachine tunnel",
         samples=7, number=1, warmup=1, budget=240, timeout=600, needs_sshd=True,
-    )
-
-
-def _latency() -> Case:
-    ping = "ping_at(ADDRESS)"
-    sock_ping = "s = rem.connect_sock(PORT, '127.0.0.1'); ping(s); s.close()"
-    return Case(
+    ),
+    Case(
         name="tunnel.connection",
         title="one connection through a forward: connect, 1 byte there and back, close",
-        variants=[
-            tether_tunnel("SshMachine", "echo", ping),
-            tether_tunnel("NativeSshMachine", "echo", ping),
-            tether_tunnel("PuttyMachine", "echo", ping),
-            tether_connect_sock("SshMachine", "echo", sock_ping),
-            tether_connect_sock("NativeSshMachine", "echo", sock_ping),
-            ssh_dash_l("echo", ping),
-            Variant("paramiko channel", "peers", _head("echo") + _PARAMIKO, "c = channel(); ping(c); c.close()",
-                    f"client.close(); {_STOP_SERVER}", requires=("paramiko",)),
-            Variant("asyncssh channel", "peers", _head("echo") + _ASYNCSSH, "loop.run_until_complete(aping())",
-                    f"conn.close(); {_STOP_SERVER}", requires=("asyncssh",)),
-        ],
+        variants=_variants(
+            "echo", "ping_at(ADDRESS)",
+            "s = rem.connect_sock(PORT, '127.0.0.1'); ping(s); s.close()",
+            "c = channel(); ping(c); c.close()",
+            "loop.run_until_complete(aping())",
+        ),
         goals=[NoSlowerThan("ssh -L", 1.5), NoSlowerThan("paramiko channel"), NoSlowerThan("asyncssh channel")],
         reference="tether SshMachine tunnel",
         samples=30, number=5, warmup=3, budget=120, needs_sshd=True,
-    )
-
-
-CASES = [_throughput(), _latency()]
+    ),
+]

@@ -175,6 +175,8 @@ class SocketListener:
             except OSError:  # the listener was closed under us
                 return
             conn.setblocking(False)
+            if conn.family != socket.AF_UNIX:  # small writes go out at once, as ssh -L does
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._spawn(self._on_accept(conn))
 
     async def close(self) -> None:

@@ -107,21 +107,17 @@ async def _read_packet(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> 
 class MuxLink(Link):
     """A connection forwarded by the master; it lasts while ``control`` is open."""
 
-    def __init__(self, control: socket.socket, sock: socket.socket | None) -> None:
+    def __init__(self, control: socket.socket, sock: socket.socket) -> None:
         self._control = control
-        self._sock = sock  # our copy of the forwarded socket, if we keep one
+        self._sock = sock  # our copy of the socket the master reads and writes
 
     def close(self) -> None:
-        if self._sock is not None and self._sock.fileno() >= 0:
-            # Shutting the shared socket down makes the master read EOF and fail
-            # to write: it ends the channel, then hangs up the control
-            # connection (the watcher's read sees that and closes it).
-            # Hanging up the control connection ourselves at the same moment
-            # sometimes left the server's side of the channel open (OpenSSH 9.2).
-            drop(self._sock)
-        else:
-            with contextlib.suppress(OSError):
-                self._control.shutdown(socket.SHUT_RDWR)
+        # Shutting the shared socket down makes the master read EOF and fail to
+        # write: it ends the channel, then hangs up the control connection (the
+        # watcher's read sees that and closes it). Hanging up the control
+        # connection ourselves at the same moment sometimes left the server's
+        # side of the channel open (OpenSSH 9.2).
+        drop(self._sock)
 
     async def wait_closed(self) -> None:
         loop = asyncio.get_running_loop()
@@ -133,26 +129,27 @@ class MuxLink(Link):
             forget(self._control)
 
 
-async def stdio_forward(control_path: str, dest: Endpoint, sock: socket.socket, host: str, keep: bool) -> MuxLink:
+async def stdio_forward(control_path: str, dest: Endpoint, sock: socket.socket, host: str) -> MuxLink:
     """Join ``sock`` to a new channel to ``dest`` on the master at ``control_path``.
 
-    ``keep`` keeps our descriptor of ``sock`` (to drop it on close); else it is
-    closed here and the master holds the only copy. TunnelError if refused.
+    We keep our descriptor of ``sock``, to drop the connection on close.
+    TunnelError if the master or the server refuses.
     """
     loop = asyncio.get_running_loop()
     control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     control.setblocking(False)
     try:
         await loop.sock_connect(control, control_path)
-        await loop.sock_sendall(control, hello())
-        if (await _read_packet(loop, control))[:4] != _u32(MSG_HELLO):
-            raise TunnelError("the ssh master did not greet in the mux protocol", host)
-        # the master waits for the descriptors right after the request: send them
-        # at once, twice (as stdin and stdout), one byte riding with each
-        # (no await in between: a cancellation there would leave the master waiting)
-        control.sendall(stdio_forward_request(1, dest))  # a few bytes: never blocks
+        # Everything goes at once (hello, request, then the descriptor twice, as
+        # stdin and stdout, one byte riding with each): the master reads whole
+        # packets only, so the bytes carrying descriptors are never read as data,
+        # and it never waits for descriptors we have not sent (no await before
+        # they are out: a cancellation there would leave the master waiting).
+        control.sendall(hello() + stdio_forward_request(1, dest))  # a few bytes: never blocks
         for _ in range(2):
             socket.send_fds(control, [b"\0"], [sock.fileno()])
+        if (await _read_packet(loop, control))[:4] != _u32(MSG_HELLO):
+            raise TunnelError("the ssh master did not greet in the mux protocol", host)
         kind, _, reason = decode_reply(await _read_packet(loop, control))
     except OSError as exc:
         forget(control)
@@ -163,9 +160,7 @@ async def stdio_forward(control_path: str, dest: Endpoint, sock: socket.socket, 
     if kind != S_SESSION_OPENED:
         forget(control)
         raise TunnelError(f"{host} could not connect to {dest}: {reason or 'refused'}", host)
-    if not keep:
-        sock.close()
-    return MuxLink(control, sock if keep else None)
+    return MuxLink(control, sock)
 
 
 async def master_forward(
@@ -244,7 +239,7 @@ class MasterForwarder(Forwarder):
         if dest.path is not None:
             return await asyncio.wait_for(self._join_unix(dest, sock), timeout)
         # the master always confirms (its reply waits for the channel): nothing to skip
-        return await asyncio.wait_for(stdio_forward(self.control_path, dest, sock, self.host, keep=True), timeout)
+        return await asyncio.wait_for(stdio_forward(self.control_path, dest, sock, self.host), timeout)
 
     async def _join_unix(self, dest: Endpoint, sock: socket.socket) -> Link:
         """A remote unix socket: through a ``-L`` forward of its own (a stdio forward to a
