@@ -193,6 +193,10 @@ async def open_tunnel(
     where = endpoint(lport, lhost, "lport", zero_ok=True)
     dest = endpoint(dport, dhost, "dport", zero_ok=False)
     forwarder.check_destination(dest)
+    held = await asyncio.wait_for(forwarder.listen_here(where, dest, timeout), timeout)
+    if held is not None:  # the transport listens itself (plink -L)
+        listener, port = held
+        return Tunnel(machine, port, _shown(dest), where.host, dest.host, False, [listener.close], links)
     sockets = _listen_locally(where)
 
     async def on_accept(conn: socket.socket) -> None:
@@ -203,8 +207,8 @@ async def open_tunnel(
             return
         links.add(link)
 
-    listener = SocketListener(sockets, on_accept)
-    parts: list[Callable[[], Awaitable[None]]] = [listener.close]
+    ours = SocketListener(sockets, on_accept)
+    parts: list[Callable[[], Awaitable[None]]] = [ours.close]
     if where.path is not None:
         parts.append(_remover(where.path))
     listening = where.path or sockets[0].getsockname()[1]

@@ -70,6 +70,11 @@ class Forwarder(abc.ABC):
     def check_destination(self, dest: Endpoint) -> None:  # noqa: B027 - most transports reach any destination
         """Raise TunnelError now if :meth:`join` could never reach ``dest`` (rather than on each connection)."""
 
+    async def listen_here(self, where: Endpoint, dest: Endpoint, timeout: float) -> tuple[RemoteListener, int] | None:
+        """A local listener the transport holds itself, if it has a cheaper one than
+        :meth:`join` per connection; None to have tether listen. Returns it and its port."""
+        return None
+
     @abc.abstractmethod
     async def join(self, dest: Endpoint, sock: socket.socket, *, confirm: bool, timeout: float) -> Link:
         """Join the local ``sock`` to a new connection to ``dest`` made by the far side.

@@ -30,6 +30,7 @@ from .forwarding import Endpoint, Forwarder, Link, LinkSet, RemoteListener, drop
 
 _OPENED = ("Opened main channel",)
 _FORWARD_ENABLED = ("Remote port forwarding from", "enabled")
+_LOCAL_LISTENING = ("Local port", "forwarding to")
 _PORT_TRIES = 20
 #: where dport=0 looks for a free remote port: below Linux's ephemeral range
 _PORT_RANGE = (20000, 32000)
@@ -97,7 +98,8 @@ async def _wait_for_line(process: Any, wanted: tuple[str, ...], timeout: float) 
                 return False
             text = line.decode("utf-8", "replace").strip()
             last = text or last
-            if "refused" in text.lower() or text.startswith("FATAL ERROR"):
+            lowered = text.lower()
+            if "refused" in lowered or "failed" in lowered or text.startswith("FATAL ERROR"):
                 return False
             if all(part in text for part in wanted):
                 return True
@@ -122,8 +124,7 @@ async def join_netcat(
     refused connection is a TunnelError (else it simply ends).
     """
     _check_tcp(dest, host)
-    address = f"[{dest.host}]:{dest.port}" if dest.host and ":" in dest.host else f"{dest.host}:{dest.port}"
-    argv = [*base, *(["-v"] if confirm else []), "-nc", address, target]
+    argv = [*base, *(["-v"] if confirm else []), "-nc", _hostport(dest.host, dest.port), target]
     stderr = asyncio.subprocess.PIPE if confirm else asyncio.subprocess.DEVNULL
     process = await _spawn(argv, sock.fileno(), sock.fileno(), stderr)
     link = ProcessLink(process, sock)
@@ -134,6 +135,33 @@ async def join_netcat(
     return link
 
 
+def _hostport(host: str | None, port: int) -> str:
+    return f"[{host}]:{port}" if host and ":" in host else f"{host}:{port}"
+
+
+async def _held_forward(
+    base: Sequence[str], target: str, option: str, specs: Sequence[tuple[int, str]], wanted: tuple[str, ...],
+    failure: str, host: str, timeout: float,
+) -> tuple[ProcessLink, int]:
+    """A ``plink -N <option> <spec>`` holding a forward: the first of ``specs`` ``(port, spec)`` that plink enables."""
+    last = ""
+    for port, spec in specs:
+        process = await _spawn(
+            [*base, "-v", "-N", option, spec, target], asyncio.subprocess.DEVNULL, asyncio.subprocess.DEVNULL,
+            asyncio.subprocess.PIPE,
+        )
+        link = ProcessLink(process)
+        enabled, last = await link.confirm(wanted, timeout)
+        if enabled:
+            return link, port
+    raise TunnelError(f"{failure}: {last or 'plink ' + option + ' failed'}", host)
+
+
+def _ports(asked: int, pick: Any) -> list[int]:
+    """``[asked]``, or for 0 a few candidates from ``pick()`` (plink cannot report a port it picked)."""
+    return [asked] if asked else [pick() for _ in range(_PORT_TRIES)]
+
+
 async def listen_remote(
     base: Sequence[str], target: str, bind: Endpoint, local_target: Endpoint, host: str, timeout: float
 ) -> tuple[ProcessLink, int]:
@@ -142,19 +170,29 @@ async def listen_remote(
         raise _unsupported(f"from the remote unix socket {bind.path}", host)
     if local_target.path is not None:
         raise _unsupported(f"to the local unix socket {local_target.path}", host)
-    tries = [bind.port] if bind.port else random.sample(range(*_PORT_RANGE), _PORT_TRIES)
-    last = ""
-    for port in tries:
-        spec = f"{bind.host}:{port}:{local_target.host}:{local_target.port}"
-        process = await _spawn(
-            [*base, "-v", "-N", "-R", spec, target], asyncio.subprocess.DEVNULL, asyncio.subprocess.DEVNULL,
-            asyncio.subprocess.PIPE,
-        )
-        link = ProcessLink(process)
-        enabled, last = await link.confirm(_FORWARD_ENABLED, timeout)
-        if enabled:
-            return link, port
-    raise TunnelError(f"{host} refused to listen on {bind}: {last or 'plink -R failed'}", host)
+    ports = _ports(bind.port, lambda: random.randrange(*_PORT_RANGE))
+    specs = [(port, f"{_hostport(bind.host, port)}:{_hostport(local_target.host, local_target.port)}") for port in ports]
+    return await _held_forward(
+        base, target, "-R", specs, _FORWARD_ENABLED, f"{host} refused to listen on {bind}", host, timeout
+    )
+
+
+def _free_local_port(host: str | None) -> int:
+    with socket.socket(socket.AF_INET6 if host and ":" in host else socket.AF_INET) as probe:
+        probe.bind((host or "localhost", 0))
+        return int(probe.getsockname()[1])
+
+
+async def listen_local(
+    base: Sequence[str], target: str, where: Endpoint, dest: Endpoint, host: str, timeout: float
+) -> tuple[ProcessLink, int]:
+    """A ``plink -N -L`` on the shared connection: plink listens here, connections cost no new process."""
+    _check_tcp(dest, host)
+    ports = _ports(where.port, lambda: _free_local_port(where.host))
+    specs = [(port, f"{_hostport(where.host, port)}:{_hostport(dest.host, dest.port)}") for port in ports]
+    return await _held_forward(
+        base, target, "-L", specs, _LOCAL_LISTENING, f"cannot listen on {where}", host, timeout
+    )
 
 
 class _PlinkListener(RemoteListener):
@@ -175,6 +213,12 @@ class PlinkForwarder(Forwarder):
 
     def check_destination(self, dest: Endpoint) -> None:
         _check_tcp(dest, self.host)
+
+    async def listen_here(self, where: Endpoint, dest: Endpoint, timeout: float) -> tuple[RemoteListener, int] | None:
+        if where.path is not None:  # plink listens on TCP only: tether listens, one plink -nc per connection
+            return None
+        link, port = await listen_local(self.base, self.target, where, dest, self.host, timeout)
+        return _PlinkListener(link), port
 
     async def join(self, dest: Endpoint, sock: socket.socket, *, confirm: bool, timeout: float) -> Link:
         return await join_netcat(self.base, self.target, dest, sock, self.host, confirm, timeout)
