@@ -264,11 +264,13 @@ def test_unix_sockets_at_either_end(rem, unix_echo, echo_port, tmp_path, sshd_se
         # this side is ours: a local unix listener works with plink too
         with rem.tunnel(listen_here, echo_port) as tun:
             assert tun.lport == listen_here
+            assert os.stat(listen_here).st_mode & 0o777 == 0o600  # ours alone, as with ssh
             assert echo_through(listen_here, b"unix", socket.AF_UNIX) == b"unix"
         assert not os.path.exists(listen_here)
         return
     with rem.tunnel(listen_here, unix_echo) as tun:
         assert (tun.lport, tun.dport) == (listen_here, unix_echo)
+        assert os.stat(listen_here).st_mode & 0o777 == 0o600  # ours alone, as with ssh
         assert echo_through(listen_here, family=socket.AF_UNIX) == PAYLOAD
     assert not os.path.exists(listen_here)  # closing removes the socket file it made
     with rem.tunnel(unix_echo, listen_there, reverse=True) as tun:

@@ -1,15 +1,16 @@
 """``rem.tunnel(...)`` and ``rem.connect_sock(...)``: forwarding over a machine's SSH connection.
 
 The machine's transport says how a connection crosses (a ControlMaster
-stdio forward, an asyncssh channel, a ``plink -nc``: see
+stdio forward, an asyncssh channel, a ``plink``: see
 :class:`tether.transports.forwarding.Forwarder`); this module holds what
-is the same everywhere: checking the arguments, listening locally, the
-:class:`Tunnel` object and its ``close()``, which stops listening AND drops
-every active connection, and the socket ``connect_sock`` returns.
+is the same everywhere: checking the arguments, putting a tunnel together,
+the :class:`Tunnel` object and its ``close()``, which stops listening AND
+drops every active connection, and the socket ``connect_sock`` returns.
 
-Local listeners are this process's own sockets: ``lport=0`` reports the
-port the kernel chose, and closing them frees the port at once. All of it
-runs on tether's SSH loop (``_portal.ssh_portal``).
+Local listeners are this process's own sockets (unless the transport holds
+one itself, as plink does): ``lport=0`` reports the port the kernel chose,
+and closing them frees the port at once. All of it runs on tether's SSH
+loop (``_portal.ssh_portal``).
 """
 
 from __future__ import annotations
@@ -27,12 +28,11 @@ from ..transports.forwarding import (
     Endpoint,
     Forwarder,
     LinkSet,
-    RemoteListener,
     SocketListener,
     drop,
+    listen_locally,
+    socket_through,
 )
-
-DEFAULT_TIMEOUT = 10.0
 
 
 def endpoint(port: Any, host: Any, name: str, *, zero_ok: bool) -> Endpoint:
@@ -49,43 +49,6 @@ def endpoint(port: Any, host: Any, name: str, *, zero_ok: bool) -> Endpoint:
     from .remote import check_name  # here: remote.py imports this module
 
     return Endpoint(check_name(host, f"host for {name}"), port)
-
-
-def _listen_locally(where: Endpoint) -> list[socket.socket]:
-    """Listening sockets for ``where``: every address ``localhost`` (say) resolves to, one port."""
-    if where.path is not None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.bind(where.path)
-            sock.listen(128)
-        except OSError as exc:
-            sock.close()
-            raise TunnelError(f"cannot listen on {where.path}: {exc.strerror or exc}") from exc
-        return [sock]
-    try:
-        infos = socket.getaddrinfo(where.host, where.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except socket.gaierror as exc:
-        raise TunnelError(f"cannot listen on {where}: {exc.strerror}") from exc
-    # IPv4 first, so with port 0 the port comes from the address most clients use
-    infos.sort(key=lambda info: info[0] != socket.AF_INET)
-    sockets: list[socket.socket] = []
-    port = where.port
-    for family, kind, proto, _, address in infos:
-        sock = socket.socket(family, kind, proto)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as ssh -L does: TIME_WAIT is no obstacle
-            if family == socket.AF_INET6:
-                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            sock.bind((address[0], port, *address[2:]))
-            sock.listen(128)
-        except OSError as exc:
-            sock.close()
-            if not sockets:  # the first address must work; others (::1 without IPv6) may not
-                raise TunnelError(f"cannot listen on {where.host}:{where.port}: {exc.strerror or exc}") from exc
-            continue
-        sockets.append(sock)
-        port = sock.getsockname()[1]
-    return sockets
 
 
 class Tunnel:
@@ -197,7 +160,7 @@ async def open_tunnel(
     if held is not None:  # the transport listens itself (plink -L)
         listener, port = held
         return Tunnel(machine, port, _shown(dest), where.host, dest.host, False, [listener.close], links)
-    sockets = _listen_locally(where)
+    sockets = listen_locally(where)
 
     async def on_accept(conn: socket.socket) -> None:
         try:
@@ -267,14 +230,7 @@ class Forwards:
 
     async def connect_sock(self, forwarder: Forwarder, port: Any, host: str, timeout: float) -> TunnelSocket:
         dest = endpoint(port, host, "port", zero_ok=False)
-        ours, theirs = socket.socketpair()
-        theirs.setblocking(False)
-        try:
-            link = await asyncio.wait_for(forwarder.join(dest, theirs, confirm=True, timeout=timeout), timeout)
-        except BaseException:
-            ours.close()
-            theirs.close()
-            raise
+        ours, link = await asyncio.wait_for(socket_through(forwarder, dest, timeout), timeout)
         self.sockets.add(link)
         loop = asyncio.get_running_loop()
 
@@ -290,4 +246,4 @@ class Forwards:
         await self.sockets.close()
 
 
-__all__ = ["RemoteListener", "Tunnel", "TunnelSocket"]
+__all__ = ["Tunnel", "TunnelSocket"]

@@ -15,10 +15,13 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
+import os
 import socket
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
+
+from ..exceptions import TunnelError
 
 #: bytes moved per read when this process pumps a connection
 CHUNK = 256 * 1024
@@ -236,7 +239,8 @@ class PumpedLink(Link):
                     task.cancel()
         finally:
             self.close()
-            for cleanup in self._cleanups:
+            cleanups, self._cleanups = self._cleanups, []  # once, however many wait
+            for cleanup in cleanups:
                 await cleanup()
 
 
@@ -291,3 +295,58 @@ async def connect_local(target: Endpoint) -> socket.socket:
         return sock
     assert error is not None
     raise error
+
+
+def listen_locally(where: Endpoint) -> list[socket.socket]:
+    """Listening sockets for ``where``: every address ``localhost`` (say) resolves to, one port."""
+    if where.path is not None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.bind(where.path)
+            # ours alone, as ssh's StreamLocalBindMask makes it: nobody can connect before listen()
+            os.chmod(where.path, 0o600)
+            sock.listen(128)
+        except OSError as exc:
+            sock.close()
+            raise TunnelError(f"cannot listen on {where.path}: {exc.strerror or exc}") from exc
+        return [sock]
+    try:
+        infos = socket.getaddrinfo(where.host, where.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise TunnelError(f"cannot listen on {where}: {exc.strerror}") from exc
+    # IPv4 first, so with port 0 the port comes from the address most clients use
+    infos.sort(key=lambda info: info[0] != socket.AF_INET)
+    sockets: list[socket.socket] = []
+    port = where.port
+    for family, kind, proto, _, address in infos:
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as ssh -L does: TIME_WAIT is no obstacle
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind((address[0], port, *address[2:]))
+            sock.listen(128)
+        except OSError as exc:
+            sock.close()
+            if not sockets:  # the first address must work; others (::1 without IPv6) may not
+                raise TunnelError(f"cannot listen on {where.host}:{where.port}: {exc.strerror or exc}") from exc
+            continue
+        sockets.append(sock)
+        port = sock.getsockname()[1]
+    return sockets
+
+
+async def socket_through(forwarder: Forwarder, dest: Endpoint, timeout: float) -> tuple[socket.socket, Link]:
+    """A local socket whose peer the far side has connected to ``dest`` (``connect_sock``), and its link.
+
+    One end of a socket pair goes to the transport; the caller gets the other.
+    """
+    ours, theirs = socket.socketpair()
+    theirs.setblocking(False)
+    try:
+        link = await forwarder.join(dest, theirs, confirm=True, timeout=timeout)
+    except BaseException:
+        ours.close()
+        forget(theirs)
+        raise
+    return ours, link
