@@ -33,7 +33,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._portal import ssh_portal
 from ..commands.base import BaseCommand, Command, as_arg
@@ -49,6 +49,9 @@ from .processes import ProcInfo, parse_ps
 from .remote_cwd import RemoteWorkdir
 from .remote_jobs import SWEEP_EVERY, RemoteJobs
 from .session import ShellSession
+
+if TYPE_CHECKING:
+    from .tunnel import Tunnel, TunnelSocket
 
 _PS = "ps -e -ww -o pid=,uid=,stat=,args="
 DEFAULT_MAX_SESSIONS = 10  # OpenSSH sshd's MaxSessions default
@@ -446,12 +449,12 @@ class AsyncRemoteMachine(AsyncMachine):
     async def tunnel(
         self, lport: Any, dport: Any, lhost: str = "localhost", dhost: str = "localhost", reverse: bool = False,
         timeout: float = 10.0,
-    ) -> Any:
+    ) -> Tunnel:
         """A port forward over this machine's connection (see :class:`tether.machines.tunnel.Tunnel`)."""
         coro = self._forwarding("tunnel", lport, dport, lhost, dhost, reverse, timeout)
         return await asyncio.wrap_future(ssh_portal.submit(lambda: coro))
 
-    async def connect_sock(self, port: Any, host: str = "localhost", timeout: float = 10.0) -> Any:
+    async def connect_sock(self, port: Any, host: str = "localhost", timeout: float = 10.0) -> TunnelSocket:
         """A socket connected by the remote to ``host:port`` (or a unix socket path) as it sees them."""
         coro = self._forwarding("connect_sock", port, host, timeout)
         return await asyncio.wrap_future(ssh_portal.submit(lambda: coro))
@@ -626,7 +629,7 @@ class RemoteMachine(Machine):
     def tunnel(
         self, lport: Any, dport: Any, lhost: str = "localhost", dhost: str = "localhost", reverse: bool = False,
         timeout: float = 10.0,
-    ) -> Any:
+    ) -> Tunnel:
         """A port forward over this machine's connection: ``with rem.tunnel(6666, 8888): ...``
 
         ::
@@ -641,7 +644,7 @@ class RemoteMachine(Machine):
         """
         return ssh_portal.call(lambda: self.aio._forwarding("tunnel", lport, dport, lhost, dhost, reverse, timeout))
 
-    def connect_sock(self, port: Any, host: str = "localhost", timeout: float = 10.0) -> Any:
+    def connect_sock(self, port: Any, host: str = "localhost", timeout: float = 10.0) -> TunnelSocket:
         """A socket whose far end the remote connected to ``host:port`` (or a unix socket path).
 
         ``s = rem.connect_sock(12345); s.send(b"carrot"); s.recv(1000)``; a refused

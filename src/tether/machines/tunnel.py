@@ -93,8 +93,8 @@ class Tunnel:
         self.closed = False
 
     def __repr__(self) -> str:
-        local = self.lport if self.lhost is None else f"{self.lhost}:{self.lport}"
-        remote = self.dport if self.dhost is None else f"{self.dhost}:{self.dport}"
+        local = self.lport if self.lhost is None else Endpoint(self.lhost, int(self.lport))
+        remote = self.dport if self.dhost is None else Endpoint(self.dhost, int(self.dport))
         arrow = "<-" if self.reverse else "->"
         state = " closed" if self.closed else ""
         return f"<Tunnel {local} {arrow} {self.machine.host} {remote}{state}>"
