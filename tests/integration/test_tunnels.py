@@ -241,6 +241,28 @@ def test_machine_close_ends_its_tunnels(sshd_server, echo_port, kind):
     assert tun.closed and eventually_refused(("127.0.0.1", tun.lport))
 
 
+class _Tcp6Echo(_TcpEcho):
+    address_family = socket.AF_INET6
+
+
+def test_ipv6_addresses_at_both_ends(rem):
+    try:
+        server = _serve(_Tcp6Echo(("::1", 0), _Echo))
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    try:
+        port = server.server_address[1]
+        with rem.tunnel(0, port, lhost="::1", dhost="::1") as tun:
+            assert echo_through(("::1", tun.lport), b"six", socket.AF_INET6) == b"six"
+            assert repr(tun).startswith(f"<Tunnel [::1]:{tun.lport} -> ")
+        with rem.connect_sock(port, "::1") as s:
+            s.sendall(b"v6")
+            assert s.recv(10) == b"v6"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 # -- unix sockets -------------------------------------------------------------------------------
 @pytest.fixture
 def unix_echo(tmp_path):
