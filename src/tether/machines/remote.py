@@ -443,8 +443,14 @@ class AsyncRemoteMachine(AsyncMachine):
         if self._forwards is None:
             self._forwards = Forwards()
         if what == "tunnel":
-            return self._forwards.tunnel(self.facade or self, self._forwarder(), *args)
+            return self._forwards.tunnel(self.facade or self, self._forwarder(), self._remove_socket_file, *args)
         return self._forwards.connect_sock(self._forwarder(), *args)
+
+    async def _remove_socket_file(self, path: str) -> None:
+        """Remove the unix socket a reverse tunnel had sshd create (sshd leaves it behind)."""
+        line = f"[ ! -S {quote(path)} ] || rm -f -- {quote(path)}"
+        if not self._closed:
+            await asyncio.to_thread(self._control, line, None)
 
     async def tunnel(
         self, lport: Any, dport: Any, lhost: str = "localhost", dhost: str = "localhost", reverse: bool = False,

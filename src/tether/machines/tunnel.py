@@ -139,6 +139,7 @@ class Tunnel:
 async def open_tunnel(
     machine: Any,
     forwarder: Forwarder,
+    remove_remote_socket: Callable[[str], Awaitable[None]],
     lport: Any,
     dport: Any,
     lhost: str,
@@ -146,13 +147,20 @@ async def open_tunnel(
     reverse: bool,
     timeout: float,
 ) -> Tunnel:
-    """Set up a tunnel on the SSH loop (see :class:`Tunnel` for the arguments)."""
+    """Set up a tunnel on the SSH loop (see :class:`Tunnel` for the arguments).
+
+    ``remove_remote_socket(path)`` removes a unix socket file on the remote.
+    """
     links = LinkSet()
     if reverse:
         bind = endpoint(dport, dhost, "dport", zero_ok=True)
         target = endpoint(lport, lhost, "lport", zero_ok=False)
         remote, port = await asyncio.wait_for(forwarder.listen(bind, target, links, timeout), timeout)
-        return Tunnel(machine, _shown(target), bind.path or port, target.host, bind.host, True, [remote.close], links)
+        parts: list[Callable[[], Awaitable[None]]] = [remote.close]
+        if bind.path is not None:  # sshd leaves the socket file: it would refuse the path next time
+            path = bind.path
+            parts.append(lambda: remove_remote_socket(path))
+        return Tunnel(machine, _shown(target), bind.path or port, target.host, bind.host, True, parts, links)
     where = endpoint(lport, lhost, "lport", zero_ok=True)
     dest = endpoint(dport, dhost, "dport", zero_ok=False)
     forwarder.check_destination(dest)
@@ -171,7 +179,7 @@ async def open_tunnel(
         links.add(link)
 
     ours = SocketListener(sockets, on_accept)
-    parts: list[Callable[[], Awaitable[None]]] = [ours.close]
+    parts = [ours.close]
     if where.path is not None:
         parts.append(_remover(where.path))
     listening = where.path or sockets[0].getsockname()[1]
