@@ -120,6 +120,16 @@ def _parent_of(pid):
         return None
 
 
+@pytest.fixture
+def before(rem, echo_port):
+    """Our state once what lives on has started (tether's SSH loop thread): a tunnel each way, used and closed."""
+    with rem.tunnel(0, echo_port, dhost="127.0.0.1") as tun:
+        echo_through(("127.0.0.1", tun.lport), b"warm")
+    with rem.tunnel(echo_port, 0, lhost="127.0.0.1", reverse=True) as tun:
+        echo_through(("127.0.0.1", tun.dport), b"warm")
+    return settled(our_state())
+
+
 def settled(expected, patience=10.0):
     deadline = time.monotonic() + patience
     while our_state() != expected and time.monotonic() < deadline:
@@ -202,18 +212,13 @@ def test_reverse_forward_carries_data_both_ways_and_dport_0_is_a_real_port(rem, 
 
 
 @pytest.mark.parametrize("reverse", [False, True], ids=["local", "reverse"])
-def test_close_drops_active_connections_frees_the_port_and_leaks_nothing(rem, echo_port, reverse):
-    def open_tunnel():
-        if reverse:
-            tun = rem.tunnel(echo_port, 0, lhost="127.0.0.1", reverse=True)
-            return tun, ("127.0.0.1", tun.dport)
+def test_close_drops_active_connections_frees_the_port_and_leaks_nothing(rem, echo_port, reverse, before):
+    if reverse:
+        tun = rem.tunnel(echo_port, 0, lhost="127.0.0.1", reverse=True)
+        address = ("127.0.0.1", tun.dport)
+    else:
         tun = rem.tunnel(0, echo_port, dhost="127.0.0.1")
-        return tun, ("127.0.0.1", tun.lport)
-
-    with open_tunnel()[0]:  # a first tunnel starts what lives on (tether's SSH loop thread)
-        pass
-    before = our_state()
-    tun, address = open_tunnel()
+        address = ("127.0.0.1", tun.lport)
     client = socket.create_connection(address, timeout=10)
     client.sendall(b"ping")
     assert client.recv(10) == b"ping"
@@ -308,8 +313,7 @@ def test_unix_sockets_at_either_end(rem, unix_echo, echo_port, tmp_path, sshd_se
 
 
 # -- bad input ---------------------------------------------------------------------------------
-def test_bad_ports_and_hosts_are_clear_errors(rem, echo_port):
-    before = our_state()
+def test_bad_ports_and_hosts_are_clear_errors(rem, echo_port, before):
     with pytest.raises(ValueError, match="lport"):
         rem.tunnel(70000, echo_port)
     with pytest.raises(ValueError, match="dport"):

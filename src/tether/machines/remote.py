@@ -457,13 +457,12 @@ class AsyncRemoteMachine(AsyncMachine):
         timeout: float = 10.0,
     ) -> Tunnel:
         """A port forward over this machine's connection (see :class:`tether.machines.tunnel.Tunnel`)."""
-        coro = self._forwarding("tunnel", lport, dport, lhost, dhost, reverse, timeout)
-        return await asyncio.wrap_future(ssh_portal.submit(lambda: coro))
+        made = ssh_portal.submit(lambda: self._forwarding("tunnel", lport, dport, lhost, dhost, reverse, timeout))
+        return await asyncio.wrap_future(made)
 
     async def connect_sock(self, port: Any, host: str = "localhost", timeout: float = 10.0) -> TunnelSocket:
         """A socket connected by the remote to ``host:port`` (or a unix socket path) as it sees them."""
-        coro = self._forwarding("connect_sock", port, host, timeout)
-        return await asyncio.wrap_future(ssh_portal.submit(lambda: coro))
+        return await asyncio.wrap_future(ssh_portal.submit(lambda: self._forwarding("connect_sock", port, host, timeout)))
 
     # -- closing -----------------------------------------------------------------------
     def _close_blocking(self) -> None:
