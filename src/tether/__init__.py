@@ -66,3 +66,9 @@ __all__ = [
     "connect",
     "local",
 ]
+
+# tunnels: rem.tunnel(...) / rem.connect_sock(...) (docs/tunnels.md)
+from .exceptions import TunnelError
+from .machines.tunnel import Tunnel, TunnelSocket
+
+__all__ += ["Tunnel", "TunnelError", "TunnelSocket"]

@@ -13,7 +13,8 @@ subclasses the stdlib class a caller would naturally catch::
     ├── ShellSessionError                    a persistent shell died or lost framing
     ├── ConnectError (OSError)               could not reach or keep the remote machine
     │   ├── AuthenticationError              the server refused our credentials
-    │   └── HostKeyError                     unknown or changed host key
+    │   ├── HostKeyError                     unknown or changed host key
+    │   └── TunnelError                      a forward, or a connection through one, failed
     ├── ClosedError                          the machine/session was used after close()
     └── PortalError (RuntimeError)           a sync call made from tether's own event loop
 
@@ -42,6 +43,7 @@ __all__ = [
     "RedirectionError",
     "ShellSessionError",
     "TetherError",
+    "TunnelError",
 ]
 
 #: how many trailing lines of stdout/stderr an error message shows
@@ -209,6 +211,11 @@ class AuthenticationError(ConnectError):
 
 class HostKeyError(ConnectError):
     """The server's host key is unknown or has changed; the message says how to trust it."""
+
+
+class TunnelError(ConnectError):
+    """A forward could not be set up (port in use, refused by the server), or the
+    far end refused a forwarded connection (``message``, ``host``)."""
 
 
 class ClosedError(TetherError):

@@ -18,6 +18,7 @@ SAMPLES = [
     exc.ConnectError("connection refused", "h"),
     exc.AuthenticationError("permission denied", "h"),
     exc.HostKeyError("unknown host key", "h"),
+    exc.TunnelError("port 6666 is in use", "h"),
     exc.ClosedError("closed"),
     exc.PortalError("wrong thread"),
 ]

@@ -126,6 +126,11 @@ class AsyncNativeSshMachine(AsyncRemoteMachine):
         check_exit(shown, [rc], options.get("retcode", 0), stdout, stderr, self.host)
         return rc if options.get("result") == "retcode" else (rc, stdout, stderr)
 
+    def _forwarder(self) -> Any:
+        from ..transports.native_forward import ConnectionForwarder
+
+        return ConnectionForwarder(self._conn, self.host)
+
     @property
     def connection(self) -> Any:
         """The underlying ``asyncssh.SSHClientConnection`` (on tether's SSH loop)."""

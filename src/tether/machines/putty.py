@@ -145,6 +145,11 @@ class AsyncPuttyMachine(AsyncRemoteMachine):
     def _client_argv(self, line: str) -> list[str]:
         return [self.plink_command, *self._options, self.target, line]
 
+    def _forwarder(self) -> Any:
+        from ..transports.putty_forward import PlinkForwarder
+
+        return PlinkForwarder([self.plink_command, *self._options], self.target, self.host)
+
     def _connect_blocking(self) -> None:
         # the control shell is the -share upstream every later plink rides on
         try:

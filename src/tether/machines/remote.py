@@ -20,6 +20,7 @@ local client.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import inspect
 import itertools
@@ -32,8 +33,9 @@ import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .._portal import ssh_portal
 from ..commands.base import BaseCommand, Command, as_arg
 from ..commands.plan import DataSource, FileTarget, Plan, Stage, plan_shell_line
 from ..commands.quoting import quote
@@ -47,6 +49,9 @@ from .processes import ProcInfo, parse_ps
 from .remote_cwd import RemoteWorkdir
 from .remote_jobs import SWEEP_EVERY, RemoteJobs
 from .session import ShellSession
+
+if TYPE_CHECKING:
+    from .tunnel import Tunnel, TunnelSocket
 
 _PS = "ps -e -ww -o pid=,uid=,stat=,args="
 DEFAULT_MAX_SESSIONS = 10  # OpenSSH sshd's MaxSessions default
@@ -140,6 +145,7 @@ class AsyncRemoteMachine(AsyncMachine):
         self._which_cache: dict[tuple[str, str], Any] = {}
         self._pidfiles = itertools.count()
         self._jobs: RemoteJobs  # set with the remote state
+        self._forwards: Any = None  # tunnels and forwarded sockets (machines/tunnel.py), made on first use
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.host}>"
@@ -424,10 +430,48 @@ class AsyncRemoteMachine(AsyncMachine):
         plan = Plan([self._client_stage(line, display=["nohup", *stages[0].shown_argv])])
         return await self._local()._start(plan, stdin=DEVNULL, stdout=DEVNULL, stderr=DEVNULL)
 
+    # -- forwarding (machines/tunnel.py) ----------------------------------------------
+    def _forwarder(self) -> Any:
+        """The transport's :class:`~tether.transports.forwarding.Forwarder` for this connection."""
+        raise NotImplementedError
+
+    def _forwarding(self, what: str, *args: Any) -> Any:
+        """A coroutine of ``Forwards.<what>`` (for the SSH loop) with this machine's forwarder."""
+        from .tunnel import Forwards
+
+        self._check_open()
+        if self._forwards is None:
+            self._forwards = Forwards()
+        if what == "tunnel":
+            return self._forwards.tunnel(self.facade or self, self._forwarder(), self._remove_socket_file, *args)
+        return self._forwards.connect_sock(self._forwarder(), *args)
+
+    async def _remove_socket_file(self, path: str) -> None:
+        """Remove the unix socket a reverse tunnel had sshd create (sshd leaves it behind)."""
+        line = f"[ ! -S {quote(path)} ] || rm -f -- {quote(path)}"
+        if not self._closed:
+            await asyncio.to_thread(self._control, line, None)
+
+    async def tunnel(
+        self, lport: Any, dport: Any, lhost: str = "localhost", dhost: str = "localhost", reverse: bool = False,
+        timeout: float = 10.0,
+    ) -> Tunnel:
+        """A port forward over this machine's connection (see :class:`tether.machines.tunnel.Tunnel`)."""
+        made = ssh_portal.submit(lambda: self._forwarding("tunnel", lport, dport, lhost, dhost, reverse, timeout))
+        return await asyncio.wrap_future(made)
+
+    async def connect_sock(self, port: Any, host: str = "localhost", timeout: float = 10.0) -> TunnelSocket:
+        """A socket connected by the remote to ``host:port`` (or a unix socket path) as it sees them."""
+        return await asyncio.wrap_future(ssh_portal.submit(lambda: self._forwarding("connect_sock", port, host, timeout)))
+
     # -- closing -----------------------------------------------------------------------
     def _close_blocking(self) -> None:
         if self._closed:
             return
+        forwards, self._forwards = self._forwards, None
+        if forwards is not None:  # before the connection goes, so each part ends cleanly
+            with contextlib.suppress(Exception):
+                ssh_portal.call(forwards.close)
         session, self._control_session = self._control_session, None
         if session is not None:
             if self._remote is not None and session.alive:
@@ -586,6 +630,32 @@ class RemoteMachine(Machine):
     def session(self, new_session: bool = False) -> Any:
         """A persistent remote shell: ``s.run("cd /tmp && ls | grep b")`` -> (rc, out, err)."""
         return self.aio._blocking_session()
+
+    def tunnel(
+        self, lport: Any, dport: Any, lhost: str = "localhost", dhost: str = "localhost", reverse: bool = False,
+        timeout: float = 10.0,
+    ) -> Tunnel:
+        """A port forward over this machine's connection: ``with rem.tunnel(6666, 8888): ...``
+
+        ::
+
+            reverse=False: client -> lhost:lport (here) ==ssh==> remote -> dhost:dport
+            reverse=True:  lhost:lport (here) <- here <==ssh== remote <- dhost:dport (there) <- client
+
+        ``lport=0`` (``dport=0`` when reversed) picks a free port, reported as
+        ``tun.lport`` (``tun.dport``); a str port is a unix socket path.
+        ``close()`` stops listening and drops active connections. See
+        :class:`tether.machines.tunnel.Tunnel` and docs/tunnels.md.
+        """
+        return ssh_portal.call(lambda: self.aio._forwarding("tunnel", lport, dport, lhost, dhost, reverse, timeout))
+
+    def connect_sock(self, port: Any, host: str = "localhost", timeout: float = 10.0) -> TunnelSocket:
+        """A socket whose far end the remote connected to ``host:port`` (or a unix socket path).
+
+        ``s = rem.connect_sock(12345); s.send(b"carrot"); s.recv(1000)``; a refused
+        connection is a TunnelError. See :class:`tether.machines.tunnel.TunnelSocket`.
+        """
+        return ssh_portal.call(lambda: self.aio._forwarding("connect_sock", port, host, timeout))
 
     def close(self) -> None:
         self._finalizer()

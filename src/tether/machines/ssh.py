@@ -98,6 +98,11 @@ class AsyncSshMachine(AsyncRemoteMachine):
         """The ControlMaster socket: ``ssh -S <it> host`` rides on this connection."""
         return self._master.socket
 
+    def _forwarder(self) -> Any:
+        from ..transports.openssh_mux import MasterForwarder
+
+        return MasterForwarder(self.ssh_command, self._master.socket, self._master.directory, self.host)
+
 
 class SshMachine(RemoteMachine):
     """A remote machine over the system ``ssh``, one multiplexed connection.
