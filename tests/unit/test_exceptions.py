@@ -20,6 +20,8 @@ SAMPLES = [
     exc.HostKeyError("unknown host key", "h"),
     exc.ClosedError("closed"),
     exc.PortalError("wrong thread"),
+    exc.PipeError("handler ended", "pipe1", 5, "Traceback...\nValueError: boom\n"),
+    exc.PipeStartTimeout("no ready report within 5 s", "pipe2"),
 ]
 
 
