@@ -112,10 +112,12 @@ class SshPipe:
             self._close_machine()
             raise
         self._state = "started"
-        for target, label in ((self._read_frames, "frames"), (self._read_stderr, "stderr")):
-            thread = threading.Thread(target=target, name=f"SshPipe-{self.name}-{label}", daemon=True)
+        self._threads = [
+            threading.Thread(target=target, name=f"SshPipe-{self.name}-{label}", daemon=True)
+            for target, label in ((self._read_frames, "frames"), (self._read_stderr, "stderr"))
+        ]
+        for thread in self._threads:  # all made before any starts: the frames thread joins the other
             thread.start()
-            self._threads.append(thread)
         if not self._settled.wait(timeout):
             self._stop_process()
             self.close(timeout=10)
