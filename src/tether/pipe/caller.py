@@ -192,8 +192,11 @@ class SshPipe:
         return self._machine
 
     def _close_machine(self) -> None:
-        if self._owns_machine and self._machine is not None:
-            machine, self._machine = self._machine, None
+        with self._write_lock:  # the frames thread and close() may both get here
+            machine = self._machine if self._owns_machine else None
+            if machine is not None:
+                self._machine = None
+        if machine is not None:
             machine.close()
 
     # -- the reading threads -----------------------------------------------------------------
@@ -252,6 +255,7 @@ class SshPipe:
         stdout = b"".join(self._stdout).decode(self.encoding, "replace")
         stderr = b"".join(self._stderr).decode(self.encoding, "replace") + self._trouble
         self._result = (code, stdout, stderr)
+        self._close_machine()  # nothing more will run there: no ssh connection outlives the handler
         self._done.set()
         self._debug("ended with exit code %s", code)
         if self.callback is not None:
