@@ -95,7 +95,7 @@ CASES = [
                     "proc.stdin.close(); proc.wait()"),
         ],
         goals=[MedianBelow(0.5, "tether SshPipe", ">= 2,000 messages/s"),
-               NoSlowerThan("raw ssh stdin, pre-framed (floor)", 5.0)],
+               NoSlowerThan("raw ssh stdin, pre-framed (floor)", 2.0)],
         samples=15, number=1, warmup=1, budget=60, needs_sshd=True,
     ),
     Case(

@@ -19,6 +19,7 @@ runs on one of them when the handler ends. No signal handler is installed.
 from __future__ import annotations
 
 import logging
+import os
 import shlex
 import threading
 from collections.abc import Callable, Sequence
@@ -78,6 +79,8 @@ class SshPipe:
         self._owns_machine = machine is None
         self._state = "unopened"
         self._process: Any = None
+        self._stdin_fd: int | None = None
+        self._stdout_fd = self._stderr_fd = -1
         self._write_lock = threading.Lock()
         self._ready = threading.Event()
         self._settled = threading.Event()  # ready, or ended before it could be
@@ -105,12 +108,22 @@ class SshPipe:
         if self._state == "started":
             return
         machine = self._open_machine()
+        # plain OS pipes on our side: a message is one os.write, no hop through tether's loop
+        ends = [os.pipe() for _ in range(3)]
+        self._stdin_fd, self._stdout_fd, self._stderr_fd = ends[0][1], ends[1][0], ends[2][0]
         try:
             program = machine[self.argv[0]]
-            self._process = program[self.argv[1:]].popen() if len(self.argv) > 1 else program.popen()
+            command = program[self.argv[1:]] if len(self.argv) > 1 else program
+            self._process = command.popen(stdin=ends[0][0], stdout=ends[1][1], stderr=ends[2][1])
         except BaseException:
+            for end in (fd for pair in ends for fd in pair):
+                os.close(end)
             self._close_machine()
             raise
+        finally:
+            if self._process is not None:  # the far ends belong to the process now
+                for end in (ends[0][0], ends[1][1], ends[2][1]):
+                    os.close(end)
         self._state = "started"
         self._threads = [
             threading.Thread(target=target, name=f"SshPipe-{self.name}-{label}", daemon=True)
@@ -137,8 +150,11 @@ class SshPipe:
             raise self._gone("has ended")
         try:
             with self._write_lock:
-                self._process.stdin.write(data)
-                self._process.stdin.flush()
+                if self._stdin_fd is None:
+                    raise ValueError("stdin is closed")
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(self._stdin_fd, view) :]
         except (OSError, ValueError) as exc:
             raise self._gone("stopped reading") from exc
 
@@ -203,7 +219,7 @@ class SshPipe:
     def _read_frames(self) -> None:
         reader = FrameReader()
         try:
-            while chunk := self._process.stdout.read1(_CHUNK):
+            while chunk := os.read(self._stdout_fd, _CHUNK):
                 reader.feed(chunk)
                 for payload in reader.payloads():
                     self._on_frame(*reply(payload))
@@ -214,6 +230,7 @@ class SshPipe:
             self._trouble = f"tether.pipe: reading the handler's output failed: {exc!r}\n"
             self._stop_process()
         finally:
+            os.close(self._stdout_fd)
             self._ended.set()
             self._finish()
             self._settled.set()
@@ -240,10 +257,12 @@ class SshPipe:
 
     def _read_stderr(self) -> None:
         try:
-            while chunk := self._process.stderr.read1(_CHUNK):
+            while chunk := os.read(self._stderr_fd, _CHUNK):
                 self._stderr.append(chunk)
-        except (OSError, ValueError):
+        except OSError:
             pass
+        finally:
+            os.close(self._stderr_fd)
 
     def _finish(self) -> None:
         """Reap the process, build the result, call back (on the frames thread)."""
@@ -252,6 +271,7 @@ class SshPipe:
         except Exception:
             code = self._reported.get("code", 255)
         self._threads[-1].join()  # stderr: complete before the result is
+        self._close_stdin()  # nobody reads it any more
         stdout = b"".join(self._stdout).decode(self.encoding, "replace")
         stderr = b"".join(self._stderr).decode(self.encoding, "replace") + self._trouble
         self._result = (code, stdout, stderr)
@@ -272,10 +292,9 @@ class SshPipe:
 
     def _close_stdin(self) -> None:
         with self._write_lock:
-            try:
-                self._process.stdin.close()
-            except (OSError, ValueError):
-                pass
+            fd, self._stdin_fd = self._stdin_fd, None
+        if fd is not None:
+            os.close(fd)
 
     def _stop_process(self) -> None:
         try:
