@@ -280,3 +280,23 @@ def test_start_timeout_stops_the_remote_command(ssh, tmp_path):
         pipe.start(timeout=1)
     assert not pipe.is_alive()
     assert ssh.pgrep(str(marker)) == []
+
+
+def test_nothing_leaks_fds_threads_or_remote_processes(ssh, echo_script):
+    def fds():
+        return len(os.listdir("/proc/self/fd"))
+
+    pipe = _pipe(ssh, echo_script)  # warm up: the machine's own lazily made resources
+    pipe.start()
+    pipe.close()
+    before_fds, before_threads = fds(), threading.active_count()
+    closed_in_callback = []
+    for args, message in ((["--x"], "fine"), (["--x"], "boom"), (["atstart"], "first")):
+        pipe = _pipe(ssh, echo_script, *args)
+        pipe.callback = lambda *_, own=pipe: closed_in_callback.append(own.close())
+        pipe.start()
+        pipe.send(message)
+        pipe.close()
+    assert len(closed_in_callback) == 3  # close() from the callback itself does not deadlock
+    assert (fds(), threading.active_count()) == (before_fds, before_threads)
+    assert ssh.pgrep(str(echo_script)) == []

@@ -182,7 +182,8 @@ class SshPipe:
                 self._stop_process()
                 self._done.wait()
             for thread in self._threads:
-                thread.join()
+                if thread is not threading.current_thread():  # close() from the callback
+                    thread.join()
         self._state = "closed"
         self._close_machine()
         return self._result
