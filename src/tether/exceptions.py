@@ -16,6 +16,8 @@ subclasses the stdlib class a caller would naturally catch::
     │   ├── HostKeyError                     unknown or changed host key
     │   └── TunnelError                      a forward, or a connection through one, failed
     ├── ClosedError                          the machine/session was used after close()
+    ├── PipeError (BrokenPipeError)          an SshPipe's remote handler is gone or never came up
+    │   └── PipeStartTimeout (TimeoutError)  the handler did not report ready within ``start(timeout=)``
     └── PortalError (RuntimeError)           a sync call made from tether's own event loop
 
 Every class pickles and unpickles intact: exceptions cross process boundaries
@@ -36,6 +38,8 @@ __all__ = [
     "CommandNotFound",
     "ConnectError",
     "HostKeyError",
+    "PipeError",
+    "PipeStartTimeout",
     "PortalError",
     "ProcessExecutionError",
     "ProcessLineTimedOut",
@@ -224,3 +228,32 @@ class ClosedError(TetherError):
 
 class PortalError(TetherError, RuntimeError):
     """A blocking tether call was made from tether's own event-loop thread: use ``tether.aio``."""
+
+
+class PipeError(TetherError, BrokenPipeError):
+    """An :class:`~tether.pipe.SshPipe` cannot carry a message: its handler ended or never started.
+
+    Fields: ``name`` (the pipe's), ``exitcode`` (the handler's, when known),
+    ``stderr`` (its last lines, when known).
+    """
+
+    def __init__(self, message: str, name: str | None = None, exitcode: int | None = None, stderr: str = "") -> None:
+        self.message = message
+        self.name = name
+        self.exitcode = exitcode
+        self.stderr = stderr
+        super().__init__(message)
+        self._keep((message, name, exitcode, stderr), {})
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        if self.exitcode is not None:
+            parts.append(_block("Exit code", str(self.exitcode)))
+        tail = _tail(self.stderr)
+        if tail:
+            parts.append(_block("Stderr", tail))
+        return "\n".join(parts)
+
+
+class PipeStartTimeout(PipeError, TimeoutError):
+    """The pipe's handler did not report ready in time (the remote command was stopped)."""

@@ -21,6 +21,8 @@ SAMPLES = [
     exc.TunnelError("port 6666 is in use", "h"),
     exc.ClosedError("closed"),
     exc.PortalError("wrong thread"),
+    exc.PipeError("handler ended", "pipe1", 5, "Traceback...\nValueError: boom\n"),
+    exc.PipeStartTimeout("no ready report within 5 s", "pipe2"),
 ]
 
 

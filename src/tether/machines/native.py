@@ -7,8 +7,11 @@
         rem["ls"]("-a")
 
 One connection, one channel per command (milliseconds, no process spawned
-locally). ``~/.ssh/config`` applies (HostName, User, Port, IdentityFile,
-ProxyJump) as asyncssh reads it; ``jump=`` names a jump host explicitly.
+locally). ``~/.ssh/config`` (or ``ssh_config=``) applies as ``ssh -G``
+computes it, through :mod:`tether.sshconfig`: HostName, User, Port,
+IdentityFile, UserKnownHostsFile and ProxyJump (each hop resolved the same
+way); explicit arguments win. ``jump=`` names jump hosts explicitly (a
+machine, or ``"[user@]host[:port],..."`` resolved like ProxyJump).
 Host keys are checked against known_hosts unless ``host_key_policy`` says
 otherwise ("accept-new" records an unknown host's key, "ignore" checks
 nothing). See :mod:`tether.transports.native` for how channels join local
@@ -26,6 +29,7 @@ from ..commands.plan import Plan, Stage
 from ..exceptions import ProcessTimedOut
 from ..transports.base import DEVNULL, PIPE
 from ..transports.native import open_connection, run_collected, start_process
+from .host_config import host_settings, split_hop
 from .job import check_exit, decode
 from .remote import DEFAULT_MAX_SESSIONS, AsyncRemoteMachine, RemoteMachine, check_name
 
@@ -56,14 +60,20 @@ class AsyncNativeSshMachine(AsyncRemoteMachine):
         ssh_config: Any = None,
     ) -> None:
         super().__init__(host, max_sessions)
-        self.user = check_name(user, "user name") if user is not None else None
-        self.port = port
+        # asyncssh reads no ssh_config: tether.sshconfig resolves the host as ssh -G would
+        settings = host_settings(host, user, port, keyfile, known_hosts, jump, ssh_config)
+        self.target = check_name(settings.target, "host name")
+        self.user = check_name(settings.user, "user name") if settings.user is not None else None
+        self.port = settings.port
         self._connect_options = dict(
-            user=user, port=port, keyfile=keyfile, password=password, known_hosts=known_hosts,
-            host_key_policy=host_key_policy, connect_timeout=connect_timeout, keepalive=keepalive, jump=jump,
-            host_key=host_key, ssh_config=ssh_config,
+            user=self.user, port=self.port, keyfile=settings.keyfiles or None, password=password,
+            known_hosts=settings.known_hosts, host_key_policy=host_key_policy, connect_timeout=connect_timeout,
+            keepalive=keepalive, jump=None if isinstance(jump, str) else jump, host_key=host_key,
         )
+        self._hops = [host_settings(hop_host, hop_user, hop_port, ssh_config=ssh_config)
+                      for hop_user, hop_host, hop_port in map(split_hop, settings.jumps)]  # fmt: skip
         self._conn: Any = None
+        self._hop_conns: list[Any] = []
 
     def __repr__(self) -> str:
         who = f"{self.user}@" if self.user else ""
@@ -75,8 +85,12 @@ class AsyncNativeSshMachine(AsyncRemoteMachine):
         if isinstance(jump, (NativeSshMachine, AsyncNativeSshMachine)):
             self._connect_options["jump"] = (jump.aio if isinstance(jump, NativeSshMachine) else jump)._conn
         options, self._connect_options = self._connect_options, {}  # the password goes no further
-        self._conn = ssh_portal.call(open_connection, self.host, **options)
         try:
+            for hop in self._hops:  # ProxyJump from ssh_config: each hop through the one before
+                self._hop_conns.append(ssh_portal.call(open_connection, hop.target, **_hop_options(hop, options, self._hop_conns)))
+            if self._hop_conns:
+                options["jump"] = self._hop_conns[-1]
+            self._conn = ssh_portal.call(open_connection, self.target, **options)
             self._start_control()
         except BaseException:
             self._close_blocking()
@@ -84,8 +98,10 @@ class AsyncNativeSshMachine(AsyncRemoteMachine):
 
     def _disconnect(self) -> None:
         conn, self._conn = self._conn, None
-        if conn is not None:
-            ssh_portal.call(_close_connection, conn)
+        hops, self._hop_conns = self._hop_conns, []
+        for each in [conn, *reversed(hops)]:
+            if each is not None:
+                ssh_portal.call(_close_connection, each)
 
     def _open_client(self, line: str, stdin: Any = PIPE, stdout: Any = PIPE, stderr: Any = PIPE) -> Any:
         self._check_open()
@@ -135,6 +151,14 @@ class AsyncNativeSshMachine(AsyncRemoteMachine):
     def connection(self) -> Any:
         """The underlying ``asyncssh.SSHClientConnection`` (on tether's SSH loop)."""
         return self._conn
+
+
+def _hop_options(hop: Any, options: dict, before: list) -> dict:
+    """A jump host's connection options: its own config settings, the target's host-key policy."""
+    return {
+        **options, "user": hop.user, "port": hop.port, "keyfile": hop.keyfiles or None, "password": None,
+        "known_hosts": hop.known_hosts, "host_key": None, "jump": before[-1] if before else None,
+    }
 
 
 async def _close_connection(conn: Any) -> None:

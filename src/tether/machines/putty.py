@@ -27,26 +27,8 @@ from typing import Any
 from ..exceptions import ConnectError, ShellSessionError
 from ..transports.openssh import parse_public_key
 from ..transports.putty import as_ppk, connect_error, fingerprint, fingerprints_from_known_hosts
+from .host_config import first_existing, ssh_config_settings
 from .remote import DEFAULT_MAX_SESSIONS, AsyncRemoteMachine, RemoteMachine, check_name
-
-
-def _ssh_config_settings(host: str, user: str | None, port: int | None, ssh_config: Any) -> dict:
-    """What OpenSSH's config says about ``host`` ({} without a config file)."""
-    from .. import sshconfig
-
-    path = os.path.expanduser(os.fspath(ssh_config) if ssh_config is not None else "~/.ssh/config")
-    if not os.path.exists(path):
-        if ssh_config is not None:
-            raise FileNotFoundError(f"ssh_config file not found: {path}")
-        return {}
-    return sshconfig.load(path).resolve(host, user=user, port=port)
-
-
-def _first_existing(paths: Any) -> str | None:
-    for path in paths or ():
-        if os.path.exists(os.path.expanduser(path)):
-            return os.path.expanduser(path)
-    return None
 
 
 class AsyncPuttyMachine(AsyncRemoteMachine):
@@ -73,13 +55,13 @@ class AsyncPuttyMachine(AsyncRemoteMachine):
         super().__init__(host, max_sessions)
         # plink reads no ssh_config: resolve the host like OpenSSH would (tether.sshconfig)
         # so an alias means the same thing on every machine; explicit arguments win
-        settings = _ssh_config_settings(host, user, port, ssh_config)
+        settings = ssh_config_settings(host, user, port, ssh_config)
         self.target = check_name(settings.get("hostname") or host, "host name")
         user = user if user is not None else settings.get("user")
         port = port if port is not None else (int(settings["port"]) if settings.get("port") else None)
-        keyfile = keyfile if keyfile is not None else _first_existing(settings.get("identityfile"))
+        keyfile = keyfile if keyfile is not None else first_existing(settings.get("identityfile"))
         if known_hosts is None and ssh_config is not None:
-            known_hosts = _first_existing(settings.get("userknownhostsfile"))
+            known_hosts = first_existing(settings.get("userknownhostsfile"))
         self.user = check_name(user, "user name") if user is not None else None
         self.port = port
         plink = os.fspath(plink_command) if plink_command is not None else shutil.which("plink")

@@ -39,20 +39,23 @@ async def open_connection(
     keepalive: float | None,
     jump: Any,
     host_key: str | None = None,
-    ssh_config: Any = None,
 ) -> Any:
-    """An asyncssh connection with tether's defaults; errors become tether's."""
+    """An asyncssh connection with tether's defaults; errors become tether's.
+
+    ``host`` is the address itself: the machine resolved any ssh_config alias
+    with tether.sshconfig, so asyncssh reads no config file. ``keyfile`` is
+    one path or a list of them.
+    """
     import asyncssh
 
-    options: dict[str, Any] = {"connect_timeout": connect_timeout}
-    if ssh_config is not None:  # else asyncssh reads ~/.ssh/config, as OpenSSH would
-        options["config"] = [os.path.expanduser(os.fspath(ssh_config))]
+    options: dict[str, Any] = {"connect_timeout": connect_timeout, "config": []}
     if user:
         options["username"] = user
     if port:
         options["port"] = int(port)
     if keyfile is not None:
-        options["client_keys"] = [os.path.expanduser(os.fspath(keyfile))]
+        keys = keyfile if isinstance(keyfile, (list, tuple)) else [keyfile]
+        options["client_keys"] = [os.path.expanduser(os.fspath(key)) for key in keys]
     if password is not None:
         options["password"] = password
     if keepalive:
