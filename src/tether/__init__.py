@@ -26,6 +26,7 @@ from .exceptions import (
     ShellSessionError,
     TetherError,
 )
+from .machines.container import DockerMachine, KubernetesMachine, OpenShiftMachine, PodmanMachine
 from .machines.job import BY_POSITION, BY_TYPE
 from .machines.local import LocalMachine, local
 from .machines.native import NativeSshMachine, connect
@@ -51,9 +52,13 @@ __all__ = [
     "CommandLineError",
     "CommandNotFound",
     "ConnectError",
+    "DockerMachine",
     "HostKeyError",
+    "KubernetesMachine",
     "LocalMachine",
     "NativeSshMachine",
+    "OpenShiftMachine",
+    "PodmanMachine",
     "PortalError",
     "ProcessExecutionError",
     "ProcessLineTimedOut",
