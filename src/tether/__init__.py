@@ -9,8 +9,10 @@
 The async API is :mod:`tether.aio`; errors live in :mod:`tether.exceptions`.
 """
 
+from . import connection, process
 from .commands.base import ERROUT, BaseCommand, Command
 from .commands.modifiers import BG, FG, NOHUP, RETCODE, TEE, TF
+from .connection import Connection
 from .exceptions import (
     AuthenticationError,
     ClosedError,
@@ -52,6 +54,7 @@ __all__ = [
     "CommandLineError",
     "CommandNotFound",
     "ConnectError",
+    "Connection",
     "DockerMachine",
     "HostKeyError",
     "KubernetesMachine",
@@ -69,5 +72,7 @@ __all__ = [
     "SshMachine",
     "TetherError",
     "connect",
+    "connection",
     "local",
+    "process",
 ]
