@@ -21,15 +21,62 @@ CommandNotFound.
 
 from __future__ import annotations
 
+import asyncio
+import queue
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ._portal import portal
 from .commands.quoting import shell_line
-from .exceptions import ProcessExecutionError
+from .exceptions import ProcessExecutionError, ProcessTimedOut
+from .machines.job import decode
 from .transports.base import DEVNULL
 
+_CHUNK = 1 << 16
 #: how many trailing lines of each stream a ``run`` failure carries
 _TAIL = 20
+
+
+async def _pump(machine: Any, command: Any, sink: queue.SimpleQueue, timeout: float | None) -> int:
+    """In tether's loop: run ``command``, put its lines on ``sink`` in batches as they arrive; the exit code.
+
+    The caller's thread takes the batches off the queue and logs them there,
+    so a log handler runs in the caller's thread (it may use tether itself),
+    and lines cost a queue hand-off per read rather than a round trip each.
+    """
+    try:
+        job = await machine.aio.popen_command(command, stdin=DEVNULL)
+
+        async def to_the_end() -> int:
+            streams = ((1, job.stdout), (2, job.stderr))
+            await asyncio.gather(*(_lines(fd, reader, job.encoding, sink) for fd, reader in streams))
+            return await job.wait()
+
+        try:
+            return await asyncio.wait_for(to_the_end(), timeout)
+        except BaseException as exc:
+            if job.returncode is None:  # timed out or cancelled: end it, on the target too
+                await asyncio.to_thread(job.kill)
+                await asyncio.shield(job.wait())
+            if isinstance(exc, asyncio.TimeoutError):
+                raise ProcessTimedOut(job.argv, timeout, host=job.host) from None
+            raise
+    finally:
+        sink.put(None)
+
+
+async def _lines(fd: int, reader: asyncio.StreamReader, encoding: str | None, sink: queue.SimpleQueue) -> None:
+    """Put ``[(fd, line), ...]`` on ``sink`` for every read that completes lines; the last may lack its newline."""
+    buffer = bytearray()
+    while chunk := await reader.read(_CHUNK):
+        buffer += chunk
+        end = buffer.rfind(b"\n")
+        if end >= 0:
+            complete = bytes(buffer[:end])
+            del buffer[: end + 1]
+            sink.put([(fd, decode(line, encoding or "utf-8")) for line in complete.split(b"\n")])
+    if buffer:
+        sink.put([(fd, decode(bytes(buffer), encoding or "utf-8"))])
 
 
 def _execute(
@@ -48,13 +95,16 @@ def _execute(
     command = conn.command(cmd, env=env, cwd=cwd)
     if stdin is not None:
         command = command << stdin
-    with command.popen(stdin=DEVNULL) as proc:  # the with: streams closed, process killed on an error
-        for out, err in proc.iter_lines(retcode=None, timeout=timeout):
-            if out is not None:
-                on_line(1, out[:-1] if out.endswith("\n") else out)
-            else:
-                on_line(2, err[:-1] if err.endswith("\n") else err)
-    return argv, proc.returncode
+    sink: queue.SimpleQueue = queue.SimpleQueue()
+    future = portal.submit(_pump, conn.machine, command, sink, timeout)
+    try:
+        while (batch := sink.get()) is not None:
+            for fd, line in batch:
+                on_line(fd, line)
+    except BaseException:
+        future.cancel()  # the command is killed, on the target too
+        raise
+    return argv, future.result()
 
 
 def run(
