@@ -22,7 +22,9 @@ CommandNotFound.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -102,9 +104,18 @@ def _execute(
             for fd, line in batch:
                 on_line(fd, line)
     except BaseException:
-        future.cancel()  # the command is killed, on the target too
+        future.cancel()  # the pump kills the command, on the target too...
+        _wait_for_end(sink)  # ...and says so: nothing outlives this call
         raise
     return argv, future.result()
+
+
+def _wait_for_end(sink: queue.SimpleQueue, patience: float = 30) -> None:
+    """Skip lines until the pump's end mark (it comes once the command is gone), for ``patience`` seconds at most."""
+    deadline = time.monotonic() + patience
+    with contextlib.suppress(queue.Empty):
+        while sink.get(timeout=max(0.0, deadline - time.monotonic())) is not None:
+            pass
 
 
 def run(

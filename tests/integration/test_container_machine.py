@@ -209,3 +209,27 @@ def test_async_core(podman_container):
             return await asyncio.gather(*(box["echo"](i) for i in range(5)))
 
     assert asyncio.run(main()) == [f"{i}\n" for i in range(5)]
+
+
+CHILD = """
+import os, sys, time
+import tether
+container, marker = sys.argv[1:]
+box = tether.PodmanMachine(container)
+box["sh"]["-c", "sleep 300; :", marker].popen()
+while not box.pgrep(marker):
+    time.sleep(0.05)
+print("started", flush=True)
+os.kill(os.getpid(), 9)  # die without closing anything
+"""
+
+
+def test_commands_in_the_container_die_when_the_controller_dies(podman_container):
+    marker = f"tether-corphan-{os.getpid()}"
+    rc, out, _ = local.python[("-c", CHILD, podman_container, marker)].run(retcode=None, timeout=60)
+    assert rc == -9 and "started" in out
+    with PodmanMachine(podman_container) as box:
+        deadline = time.monotonic() + 10
+        while box.pgrep(marker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not box.pgrep(marker)

@@ -6,6 +6,7 @@ container.
 """
 
 import logging
+import os
 import socket
 
 import pytest
@@ -176,3 +177,23 @@ def test_docker_and_kubernetes_connections(podman_container, docker_host, monkey
     with StandinKubernetes("web-0", namespace="shop") as pod:
         assert check(pod, ["echo", "a b"]) == (["a b"], [], 0)
     assert b"--namespace=shop\0exec\0-i\0web-0\0--\0" in log.read_bytes()
+
+
+def test_a_failing_log_handler_stops_the_command(conn):
+    marker = f"tether-handler-stop-{os.getpid()}"
+
+    class Fail(logging.Handler):
+        def emit(self, record):
+            if record.getMessage() == "started":
+                raise KeyboardInterrupt  # what ^C in a handler looks like
+
+    handler = Fail()
+    conn.logger.addHandler(handler)
+    conn.logger.setLevel(logging.DEBUG)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run(conn, ["sh", "-c", "echo started; sleep 300; :", marker])
+    finally:
+        conn.logger.removeHandler(handler)
+        conn.logger.setLevel(logging.NOTSET)
+    assert not conn.machine.pgrep(marker)  # the command, and for ssh the client too (same host)
