@@ -3,6 +3,11 @@
 ``sshd_server`` is a session-wide OpenSSH sshd when ``sshd`` is installed,
 else the embedded asyncssh server; ``TETHER_TEST_SERVER=openssh|embedded``
 forces one. The run's header says which one it uses.
+
+``podman_container`` is a running busybox container for the session (podman);
+``docker_host`` is podman's Docker-compatible socket for the ``docker`` CLI
+(see :mod:`tether.testing.containers`). Both skip, saying why, where podman
+or docker is missing.
 """
 
 from __future__ import annotations
