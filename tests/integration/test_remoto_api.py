@@ -169,14 +169,19 @@ def test_docker_and_kubernetes_connections(podman_container, docker_host, monkey
     with connection.get("docker")(container_name=podman_container) as docker:
         assert check(docker, ["cat", "/etc/hostname"])[0] == check(docker, ["hostname"])[0]
 
-    class StandinKubernetes(connection.get("kubernetes")):
-        executable = str(Path(__file__).parent.parent / "standins" / "kubectl-standin")
-
+    standin = str(Path(__file__).parent.parent / "standins" / "kubectl-standin")
     log = tmp_path / "argv.log"
     monkeypatch.setenv("TETHER_STANDIN_LOG", str(log))
-    with StandinKubernetes("web-0", namespace="shop") as pod:
-        assert check(pod, ["echo", "a b"]) == (["a b"], [], 0)
-    assert b"--namespace=shop\0exec\0-i\0web-0\0--\0" in log.read_bytes()
+    for kind in ("kubernetes", "openshift"):
+
+        class Standin(connection.get(kind)):  # remoto's way to name the CLI: the class attribute
+            executable = standin
+
+        with Standin("web-0", namespace="shop", context="admin@prod") as pod:
+            assert check(pod, ["echo", "a b"]) == (["a b"], [], 0)
+        calls = log.read_bytes().split(b"\0")
+        assert calls[1:7] == [b"--context=admin@prod", b"--namespace=shop", b"exec", b"-i", b"web-0", b"--"]
+        log.unlink()
 
 
 def test_a_failing_log_handler_stops_the_command(conn):
