@@ -163,7 +163,7 @@ def test_user_names_that_could_inject_are_refused(podman_container):
             PodmanMachine(podman_container, user=user)
 
 
-def test_missing_container_and_missing_tool_are_clear():
+def test_missing_container_and_missing_tool_are_clear(podman_container):  # (needs podman itself)
     before = _our_children()
     with pytest.raises(ConnectError, match="podman container no-such-ctr") as info:
         PodmanMachine("no-such-ctr")
