@@ -27,6 +27,7 @@ import socket
 from collections.abc import Sequence
 from typing import Any
 
+from .commands.base import as_arg
 from .commands.quoting import check_env_name
 
 
@@ -110,13 +111,13 @@ class Connection:
         """``cmd`` as a list of str, with ``sudo`` in front when this connection uses it."""
         if isinstance(cmd, (str, bytes)) or not cmd:
             raise TypeError(f"the command must be a non-empty list of arguments, like ['ls', '-a']; got {cmd!r}")
-        argv = [str(arg) for arg in cmd]
+        argv = [as_arg(arg) for arg in cmd]
         return ["sudo", *argv] if self.sudo else argv
 
     def command(self, cmd: Sequence[Any], env: dict[str, Any] | None = None, cwd: Any = None) -> Any:
         """The tether command that runs ``cmd`` here, with ``env`` added and in ``cwd``."""
         argv = self.argv(cmd)
-        env = {check_env_name(k): str(v) for k, v in (env or {}).items()}
+        env = {check_env_name(k): as_arg(v) for k, v in (env or {}).items()}
         if env and self.sudo:  # sudo resets the environment: set it on sudo's far side
             argv = ["sudo", "env", *(f"{k}={v}" for k, v in env.items()), *argv[1:]]
         command = self.machine[argv[0]][argv[1:]]
