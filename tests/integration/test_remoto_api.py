@@ -11,7 +11,7 @@ import socket
 
 import pytest
 
-from tether import CommandNotFound, Connection, ProcessExecutionError, ProcessTimedOut, connection
+from tether import CommandNotFound, Connection, PodmanMachine, ProcessExecutionError, ProcessTimedOut, connection
 from tether.process import check, run
 
 TARGETS = ["local", "ssh", "podman"]
@@ -202,3 +202,21 @@ def test_a_failing_log_handler_stops_the_command(conn):
         conn.logger.removeHandler(handler)
         conn.logger.setLevel(logging.NOTSET)
     assert not conn.machine.pgrep(marker)  # the command, and for ssh the client too (same host)
+
+
+FOO = "import os\n\n\ndef listdir(path):\n    return os.listdir(path)\n"
+
+
+def test_seed_import_module_example(conn, tmp_path, monkeypatch):
+    if not hasattr(conn.machine, "import_module"):
+        pytest.skip("machine.import_module (the agent) has not landed on this branch")
+    if isinstance(conn.machine, PodmanMachine):
+        pytest.skip("the busybox test image has no Python")
+    (tmp_path / "tether_seed_foo.py").write_text(FOO)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import tether_seed_foo as foo
+
+    remote_foo = conn.import_module(foo)
+    with conn.machine.tempdir() as d:
+        conn.machine["touch"](str(d / ".profile"), str(d / "ceph"))
+        assert sorted(remote_foo.listdir(str(d))) == [".profile", "ceph"]
