@@ -11,7 +11,14 @@ import socket
 
 import pytest
 
-from tether import CommandNotFound, Connection, PodmanMachine, ProcessExecutionError, ProcessTimedOut, connection
+from tether import (
+    CommandNotFound,
+    Connection,
+    PodmanMachine,
+    ProcessExecutionError,
+    ProcessTimedOut,
+    connection,
+)
 from tether.process import check, run
 
 TARGETS = ["local", "ssh", "podman"]
