@@ -130,6 +130,20 @@ def test_upload_and_download_keep_bytes_and_modes(box, tmp_path):
     assert not (tmp_path / "never").exists()
 
 
+def test_nohup_outlives_the_machine(box, podman_container):
+    from tether import NOHUP
+
+    with box.tempdir() as d:
+        done = d / "done"
+        job = box["sh"]["-c", 'sleep 1; echo survived > "$0"', str(done)] & NOHUP
+        job.wait()
+        with PodmanMachine(podman_container) as other:  # the first machine's commands are long gone
+            deadline = time.monotonic() + 10
+            while not (other.path(str(done))).exists() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert other["cat"](str(done)) == "survived\n"
+
+
 def test_timeout_ends_the_process_inside_the_container(box):
     marker = f"tether-ctimeout-{os.getpid()}"
     with pytest.raises(ProcessTimedOut):

@@ -2,15 +2,15 @@
 
 ::
 
-    image = ensure_busybox_image("podman")          # localhost/tether-busybox:1, built once
+    image = ensure_busybox_image("podman")          # localhost/tether-busybox:2, built once
     with running_container("podman", image) as name:
         PodmanMachine(name)["ls"]()
     with podman_docker_service("podman", tmpdir) as url:   # unix:///.../podman.sock
         DockerMachine(name, docker_host=url)["ls"]()
 
 The image is a statically linked busybox (Debian's ``busybox-static``) with
-one symlink per applet, a ``/tmp`` and a passwd file naming ``root`` and
-``nobody``, imported from a tar stream (``podman import``): about 2 MB, a
+one symlink per applet (and a small ``nohup`` where busybox has none), a
+``/tmp`` and a passwd file naming ``root`` and ``nobody``, imported from a tar stream (``podman import``): about 2 MB, a
 second to build, nothing downloaded. Containers run with no network and
 are removed at the end by name; the service is stopped by pid.
 """
@@ -28,9 +28,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 #: bump when the image's contents change, so a stale one is not reused
-IMAGE = "localhost/tether-busybox:1"
+IMAGE = "localhost/tether-busybox:2"
 _PASSWD = b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home/nobody:/bin/sh\n"
 _GROUP = b"root:x:0:\nnogroup:x:65534:\n"
+# Debian's static busybox has no nohup applet; NOHUP commands need one
+_NOHUP = b"#!/bin/sh\ntrap '' HUP\nexec \"$@\"\n"
 
 
 def static_busybox() -> str | None:
@@ -63,6 +65,8 @@ def _busybox_rootfs(busybox: str) -> bytes:
         for applet in applets:
             if applet != "busybox":
                 add(f"bin/{applet}", tarfile.SYMTYPE, 0o777, link="busybox")
+        if "nohup" not in applets:
+            add("bin/nohup", tarfile.REGTYPE, 0o755, _NOHUP)
         add("etc/passwd", tarfile.REGTYPE, 0o644, _PASSWD)
         add("etc/group", tarfile.REGTYPE, 0o644, _GROUP)
     return buffer.getvalue()
