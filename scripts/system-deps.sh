@@ -10,6 +10,24 @@ need ssh openssh-client
 need plink putty-tools
 need ip iproute2
 need ps procps
+# containers: podman on runc, and a STATIC busybox to build the test image from
+need podman podman
+need runc runc
+[ -x /bin/busybox ] && ! head -c 4096 /bin/busybox | grep -q ld-linux || missing="$missing busybox-static"
+# podman here may set no ulimits and no pids limit, and uses runc: written only when different
+containers_conf='[containers]
+default_ulimits = []
+pids_limit = 0
+
+[engine]
+runtime = "runc"'
+if [ "$(id -u)" = 0 ] && [ "$(cat /etc/containers/containers.conf 2>/dev/null)" != "$containers_conf" ]; then
+    mkdir -p /etc/containers
+    [ -f /etc/containers/containers.conf ] && [ ! -f /etc/containers/containers.conf.tether-orig ] &&
+        cp /etc/containers/containers.conf /etc/containers/containers.conf.tether-orig
+    printf '%s\n' "$containers_conf" >/etc/containers/containers.conf
+    echo "system-deps: wrote /etc/containers/containers.conf"
+fi
 [ -z "$missing" ] && exit 0
 # de-duplicate package names
 pkgs=$(echo $missing | tr ' ' '\n' | sort -u | tr '\n' ' ')

@@ -9,8 +9,10 @@
 The async API is :mod:`tether.aio`; errors live in :mod:`tether.exceptions`.
 """
 
+from . import connection, process
 from .commands.base import ERROUT, BaseCommand, Command
 from .commands.modifiers import BG, FG, NOHUP, RETCODE, TEE, TF
+from .connection import Connection
 from .exceptions import (
     AuthenticationError,
     ClosedError,
@@ -26,6 +28,7 @@ from .exceptions import (
     ShellSessionError,
     TetherError,
 )
+from .machines.container import DockerMachine, KubernetesMachine, OpenShiftMachine, PodmanMachine
 from .machines.job import BY_POSITION, BY_TYPE
 from .machines.local import LocalMachine, local
 from .machines.native import NativeSshMachine, connect
@@ -51,9 +54,14 @@ __all__ = [
     "CommandLineError",
     "CommandNotFound",
     "ConnectError",
+    "Connection",
+    "DockerMachine",
     "HostKeyError",
+    "KubernetesMachine",
     "LocalMachine",
     "NativeSshMachine",
+    "OpenShiftMachine",
+    "PodmanMachine",
     "PortalError",
     "ProcessExecutionError",
     "ProcessLineTimedOut",
@@ -64,7 +72,9 @@ __all__ = [
     "SshMachine",
     "TetherError",
     "connect",
+    "connection",
     "local",
+    "process",
 ]
 
 # tunnels: rem.tunnel(...) / rem.connect_sock(...) (docs/tunnels.md)

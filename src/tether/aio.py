@@ -20,6 +20,10 @@ coroutine here has a blocking twin of the same name and signature on the
 sync classes in :mod:`tether` (a test checks that).
 """
 
+from .machines.container import AsyncDockerMachine as DockerMachine
+from .machines.container import AsyncKubernetesMachine as KubernetesMachine
+from .machines.container import AsyncOpenShiftMachine as OpenShiftMachine
+from .machines.container import AsyncPodmanMachine as PodmanMachine
 from .machines.local import AsyncLocalMachine
 from .machines.local import local as _sync_local
 from .machines.native import AsyncNativeSshMachine as NativeSshMachine
@@ -30,4 +34,15 @@ from .machines.ssh import AsyncSshMachine as SshMachine
 #: the local machine, async flavour (shares env and cwd with ``tether.local``)
 local: AsyncLocalMachine = _sync_local.aio
 
-__all__ = ["AsyncLocalMachine", "AsyncShellSession", "NativeSshMachine", "PuttyMachine", "SshMachine", "local"]
+__all__ = [
+    "AsyncLocalMachine",
+    "AsyncShellSession",
+    "DockerMachine",
+    "KubernetesMachine",
+    "NativeSshMachine",
+    "OpenShiftMachine",
+    "PodmanMachine",
+    "PuttyMachine",
+    "SshMachine",
+    "local",
+]

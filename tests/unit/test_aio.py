@@ -10,6 +10,16 @@ import tether
 import tether.aio
 from tether import PortalError, ProcessTimedOut
 from tether._portal import portal
+from tether.machines.container import (
+    AsyncDockerMachine,
+    AsyncKubernetesMachine,
+    AsyncOpenShiftMachine,
+    AsyncPodmanMachine,
+    DockerMachine,
+    KubernetesMachine,
+    OpenShiftMachine,
+    PodmanMachine,
+)
 from tether.machines.local import AsyncLocalMachine, LocalMachine
 from tether.machines.native import AsyncNativeSshMachine, NativeSshMachine
 from tether.machines.putty import AsyncPuttyMachine, PuttyMachine
@@ -22,6 +32,10 @@ TWINS = [
     (AsyncSshMachine, SshMachine),
     (AsyncNativeSshMachine, NativeSshMachine),
     (AsyncPuttyMachine, PuttyMachine),
+    (AsyncPodmanMachine, PodmanMachine),
+    (AsyncDockerMachine, DockerMachine),
+    (AsyncKubernetesMachine, KubernetesMachine),
+    (AsyncOpenShiftMachine, OpenShiftMachine),
 ]
 
 

@@ -176,7 +176,7 @@ class Job:
         ``line_timeout`` bounds the wait for each next line
         (ProcessLineTimedOut); ``timeout`` bounds the whole run.
         """
-        if self.stdin is not None:
+        if self.stdin is not None and not self._helpers:  # a feeder (cmd << data) closes it when done
             self.stdin.close()
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout

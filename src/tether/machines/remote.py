@@ -45,7 +45,7 @@ from ..transports.base import DEVNULL, PIPE
 from .base import AsyncMachine, Machine
 from .env import Env
 from .job import Job
-from .processes import ProcInfo, parse_ps
+from .processes import PS_SCRIPT, ProcInfo, parse_ps
 from .remote_cwd import RemoteWorkdir
 from .remote_jobs import SWEEP_EVERY, RemoteJobs
 from .session import ShellSession
@@ -53,7 +53,7 @@ from .session import ShellSession
 if TYPE_CHECKING:
     from .tunnel import Tunnel, TunnelSocket
 
-_PS = "ps -e -ww -o pid=,uid=,stat=,args="
+_PS = PS_SCRIPT
 DEFAULT_MAX_SESSIONS = 10  # OpenSSH sshd's MaxSessions default
 
 

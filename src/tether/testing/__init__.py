@@ -2,7 +2,9 @@
 
 ``pytest`` picks the plugin up through the ``pytest11`` entry point; its
 fixtures are ``sshd_server`` (OpenSSH's sshd, or the embedded server where
-sshd is missing) and ``embedded_ssh_server``. Outside pytest, use the
+sshd is missing) and ``embedded_ssh_server``, and for containers
+``podman_container`` and ``docker_host`` (:mod:`tether.testing.containers`).
+Outside pytest, use the
 context managers directly::
 
     from tether.testing import start_openssh_server

@@ -3,6 +3,11 @@
 ``sshd_server`` is a session-wide OpenSSH sshd when ``sshd`` is installed,
 else the embedded asyncssh server; ``TETHER_TEST_SERVER=openssh|embedded``
 forces one. The run's header says which one it uses.
+
+``podman_container`` is a running busybox container for the session (podman);
+``docker_host`` is podman's Docker-compatible socket for the ``docker`` CLI
+(see :mod:`tether.testing.containers`). Both skip, saying why, where podman
+or docker is missing.
 """
 
 from __future__ import annotations
@@ -62,3 +67,39 @@ def embedded_ssh_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ss
 
     with start_embedded_server(tmp_path_factory.mktemp("embedded-sshd")) as server:
         yield server
+
+
+# -- containers (podman, and the docker CLI on podman's socket) -----------------------
+@pytest.fixture(scope="session")
+def podman_container() -> Iterator[str]:
+    """The name of a running busybox container (podman), one per test session; skips without podman."""
+    import shutil
+    import subprocess
+
+    from .containers import ensure_busybox_image, running_container, static_busybox
+
+    podman = shutil.which("podman")
+    if podman is None or static_busybox() is None:
+        pytest.skip("podman and busybox-static are needed for container tests (make system-deps installs them)")
+    try:
+        image = ensure_busybox_image(podman)
+        with running_container(podman, image) as name:
+            yield name
+    except subprocess.CalledProcessError as exc:
+        pytest.fail(f"podman could not start the test container: {exc.stderr.decode(errors='replace')[-500:]}")
+
+
+@pytest.fixture(scope="session")
+def docker_host(podman_container: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``unix://...`` of podman's Docker-compatible service (the ``docker`` CLI talks to it); skips without docker."""
+    import shutil
+
+    from .containers import podman_docker_service
+
+    podman = shutil.which("podman")
+    if shutil.which("docker") is None or podman is None:
+        pytest.skip("the docker CLI is not installed")
+    # a short path: unix socket names are limited to about 100 bytes
+    directory = tmp_path_factory.mktemp("podsock")
+    with podman_docker_service(podman, str(directory)) as url:
+        yield url
