@@ -1,0 +1,125 @@
+"""One connection to the Manager, as the Manager sees it: a framed, handshaking asyncio protocol.
+
+Bytes arrive in :meth:`PeerProtocol.data_received`, the sans-IO decoder cuts
+them into lines, and each line goes either to the handshake (a coroutine
+asking ``password``/``username``/``identity`` in turn) or, once the peer has
+identified, straight to the Manager's router. Writes never wait: the router
+forwards a service's reply line to the client as the same bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from typing import TYPE_CHECKING, Any
+
+from ..exceptions import FrameError
+from . import wire
+
+if TYPE_CHECKING:
+    from .manager import Manager
+
+log = logging.getLogger("tether.network.manager")
+
+HOSTNAME = socket.gethostname()
+_LOOPBACK = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
+
+
+class PeerProtocol(asyncio.Protocol):
+    """A Client or a Service connected to the Manager."""
+
+    def __init__(self, manager: Manager) -> None:
+        self.manager = manager
+        self.decoder = wire.LineDecoder(wire.HANDSHAKE_LINE_LIMIT)
+        self.transport: asyncio.Transport | None = None
+        self.ip_address = ""
+        self.port = 0
+        self.address = ""
+        self.network_name = "<unknown>"
+        self.kind = ""  # "client" or "service" once identified
+        self.service_name = ""
+        self.is_admin = False
+        self.closed = False
+        self._answers: asyncio.Queue[Any] = asyncio.Queue()
+        self._handshake: asyncio.Task | None = None
+        self._tasks: set[asyncio.Future[Any]] = set()
+
+    # -- asyncio callbacks -----------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peer = transport.get_extra_info("peername") or ("?", 0)
+        self.ip_address, self.port = peer[0], peer[1]
+        host = HOSTNAME if self.ip_address in _LOOPBACK else self.ip_address
+        self.address = f"{host}:{self.port}"
+        self.network_name = f"<unknown>[{self.address}]"
+        self.manager.audit(self, "new connection request")
+        self._handshake = asyncio.ensure_future(self.manager.handshake(self))
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            lines = self.decoder.feed(data)
+        except FrameError as exc:
+            log.warning("%s: %s; closing", self.network_name, exc)
+            self.manager.audit(self, f"rejected: {exc}")
+            self.close()
+            return
+        for line in lines:
+            if self.closed:
+                return
+            if not self.kind:
+                self._answer(line)
+            else:
+                self.manager.route(self, line)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self._handshake is not None and not self._handshake.done():
+            self._handshake.cancel()
+        self._answers.put_nowait(None)
+        self.manager.forget(self)
+
+    # -- the question/answer part (handshake, admin credentials) ---------------
+    _asking = 0
+
+    def _answer(self, line: bytes) -> None:
+        try:
+            message = wire.decode(line)
+        except FrameError:
+            message = {"result": line.decode("utf-8", "replace").strip()}
+        self.answer(message.get("result"))
+
+    def answer(self, value: Any) -> None:
+        """The peer's reply to the question in flight (ignored when nothing was asked)."""
+        if self._asking or not self.kind:
+            self._answers.put_nowait(value)
+
+    async def ask(self, attribute: str, *args: Any) -> Any:
+        """Send the Manager's question and wait for the peer's answer (None if it hung up)."""
+        self._asking += 1
+        try:
+            self.write(wire.manager_request(self.manager.network_name, attribute, *args))
+            return await self._answers.get()
+        finally:
+            self._asking -= 1
+
+    def background(self, coro: Any) -> None:
+        """Run a coroutine for this peer (an admin request), keeping a reference until done."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- output ----------------------------------------------------------------
+    def write(self, message: dict[str, Any]) -> None:
+        if not self.closed and self.transport is not None:
+            self.transport.write(wire.encode(message))
+
+    def write_line(self, line: bytes) -> None:
+        if not self.closed and self.transport is not None:
+            self.transport.write(line)
+
+    def close(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.closed = True
+            self.transport.close()
