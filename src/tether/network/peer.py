@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("tether.network.manager")
 
 HOSTNAME = socket.gethostname()
-_LOOPBACK = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
+_LOOPBACK = {"127.0.0.1", "::1"}
 
 
 class PeerProtocol(asyncio.Protocol):
@@ -51,6 +51,8 @@ class PeerProtocol(asyncio.Protocol):
         self.transport = transport
         peer = transport.get_extra_info("peername") or ("?", 0)
         self.ip_address, self.port = peer[0], peer[1]
+        if self.ip_address.startswith("::ffff:") and "." in self.ip_address:
+            self.ip_address = self.ip_address[7:]  # IPv4 on the dual-stack socket: audit it as IPv4
         host = HOSTNAME if self.ip_address in _LOOPBACK else self.ip_address
         self.address = f"{host}:{self.port}"
         self.network_name = f"<unknown>[{self.address}]"

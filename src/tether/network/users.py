@@ -51,6 +51,7 @@ class Database:
         self.path = Path(path) if path else HOME / "manager.sqlite3"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self.closed = False
         self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
         with self._lock:
             self._db.executescript("""
@@ -68,6 +69,7 @@ class Database:
 
     def close(self) -> None:
         with self._lock:
+            self.closed = True
             self._db.close()
 
     # users ---------------------------------------------------------------
@@ -124,6 +126,8 @@ class Database:
 
     # connections audit -------------------------------------------------------
     def log_connection(self, ip_address: str, port: int, message: str) -> None:
+        if self.closed:  # peers still closing as the Manager shuts down
+            return
         now = datetime.datetime.now().isoformat(sep=" ", timespec="milliseconds")
         self._run("INSERT INTO connections (datetime, ip_address, port, message) VALUES (?, ?, ?, ?)",
                   (now, ip_address, port, message))
