@@ -127,7 +127,7 @@ def test_trusted_hostnames_mode(start_manager, network_home):
 
 
 def test_tls_verifies_the_manager_by_ca_file_or_pinned_fingerprint(manager, network_home, tmp_path):
-    with pytest.raises(CertificateError, match="cert_file=|fingerprint="):
+    with pytest.raises(CertificateError, match=r"cert_file=|fingerprint="):
         manager.connect(cert_file=None)  # self-signed and not trusted: refused, no prompt
     pin = certs.fingerprint(certs.load_certificate(manager.cert_file))
     assert manager.connect(cert_file=None, fingerprint=pin).is_connected()
