@@ -116,7 +116,7 @@ class Manager:
         if not ok:
             peer.close()
             return
-        peer.decoder.limit = wire.LINE_LIMIT
+        peer.end_handshake()
 
     async def _authenticate_and_identify(self, peer: PeerProtocol) -> bool:
         mode = self.auth.mode

@@ -42,6 +42,8 @@ class PeerProtocol(asyncio.Protocol):
         self.is_admin = False
         self.closed = False
         self._answers: asyncio.Queue[Any] = asyncio.Queue()
+        self.handshaking = True
+        self._early: list[bytes] = []  # lines received during the handshake, in order
         self._handshake: asyncio.Task | None = None
         self._tasks: set[asyncio.Future[Any]] = set()
 
@@ -70,8 +72,10 @@ class PeerProtocol(asyncio.Protocol):
         for line in lines:
             if self.closed:
                 return
-            if not self.kind:
-                self._answer(line)
+            if self.handshaking:
+                # kept in order: a fast client may send requests right behind its identity
+                self._early.append(line)
+                self._answers.put_nowait(None)  # wake ask()
             else:
                 self.manager.route(self, line)
 
@@ -85,16 +89,9 @@ class PeerProtocol(asyncio.Protocol):
     # -- the question/answer part (handshake, admin credentials) ---------------
     _asking = 0
 
-    def _answer(self, line: bytes) -> None:
-        try:
-            message = wire.decode(line)
-        except FrameError:
-            message = {"result": line.decode("utf-8", "replace").strip()}
-        self.answer(message.get("result"))
-
     def answer(self, value: Any) -> None:
-        """The peer's reply to the question in flight (ignored when nothing was asked)."""
-        if self._asking or not self.kind:
+        """After the handshake: the peer's reply to an admin check (ignored when nothing was asked)."""
+        if self._asking:
             self._answers.put_nowait(value)
 
     async def ask(self, attribute: str, *args: Any) -> Any:
@@ -102,9 +99,31 @@ class PeerProtocol(asyncio.Protocol):
         self._asking += 1
         try:
             self.write(wire.manager_request(self.manager.network_name, attribute, *args))
-            return await self._answers.get()
+            if not self.handshaking:
+                return await self._answers.get()
+            while not self._early:
+                if self.closed:
+                    return None
+                await self._answers.get()
+            line = self._early.pop(0)
+            try:
+                return wire.decode(line).get("result")
+            except FrameError:
+                return line.decode("utf-8", "replace").strip()  # typed by hand (telnet)
         finally:
             self._asking -= 1
+
+    def end_handshake(self) -> None:
+        """Identified: from now on lines are routed, starting with any that came early."""
+        self.handshaking = False
+        self.decoder.limit = wire.LINE_LIMIT
+        while not self._answers.empty():  # wake-ups from the handshake are not answers
+            self._answers.get_nowait()
+        early, self._early = self._early, []
+        for line in early:
+            if self.closed:
+                return
+            self.manager.route(self, line)
 
     def background(self, coro: Any) -> None:
         """Run a coroutine for this peer (an admin request), keeping a reference until done."""
