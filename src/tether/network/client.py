@@ -116,8 +116,7 @@ class Client:
         data = wire.encode(wire.request(service, attribute, args, kwargs, uid))
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
         self._pending[uid] = (future, label)
-        assert conn.transport is not None
-        portal.loop.call_soon_threadsafe(conn.transport.write, data)
+        conn.write_threadsafe(data)
         if asynchronous:
             return future
         try:

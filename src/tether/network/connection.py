@@ -12,6 +12,7 @@ import asyncio
 import logging
 import re
 import ssl
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,10 @@ class Connection(asyncio.Protocol):
         self.on_message: Callable[[dict[str, Any]], None] = lambda message: None
         self.on_lost: Callable[[], None] = lambda: None
         self.port = 0
+        self._loop = asyncio.get_running_loop()
+        self._out: list[bytes] = []
+        self._lock = threading.Lock()
+        self._pending_out: list[bytes] = []
 
     # -- asyncio callbacks -----------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -105,11 +110,38 @@ class Connection(asyncio.Protocol):
 
     # -- output ----------------------------------------------------------------
     def write(self, message: dict[str, Any]) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(wire.encode(message))
+        self.write_bytes(wire.encode(message))
+
+    def write_bytes(self, data: bytes) -> None:
+        """Queue bytes from the loop thread; everything queued in one iteration is one write."""
+        if self.transport is None or self.transport.is_closing():
+            return
+        if not self._out:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._out.append(data)
+
+    def write_threadsafe(self, data: bytes) -> None:
+        """Queue bytes from any thread; wakes the loop once per batch, not once per message."""
+        with self._lock:
+            wake = not self._pending_out
+            self._pending_out.append(data)
+        if wake:
+            self._loop.call_soon_threadsafe(self._take_pending)
+
+    def _take_pending(self) -> None:
+        with self._lock:
+            pending, self._pending_out = self._pending_out, []
+        for data in pending:
+            self.write_bytes(data)
+
+    def _flush(self) -> None:
+        out, self._out = self._out, []
+        if out and self.transport is not None and not self.transport.is_closing():
+            self.transport.write(b"".join(out))
 
     def close(self) -> None:
         if self.transport is not None:
+            self._flush()
             self.transport.close()
 
 

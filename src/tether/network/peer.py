@@ -46,6 +46,7 @@ class PeerProtocol(asyncio.Protocol):
         self._early: list[bytes] = []  # lines received during the handshake, in order
         self._handshake: asyncio.Task | None = None
         self._tasks: set[asyncio.Future[Any]] = set()
+        self._out: list[bytes] = []
 
     # -- asyncio callbacks -----------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -133,14 +134,23 @@ class PeerProtocol(asyncio.Protocol):
 
     # -- output ----------------------------------------------------------------
     def write(self, message: dict[str, Any]) -> None:
-        if not self.closed and self.transport is not None:
-            self.transport.write(wire.encode(message))
+        self.write_line(wire.encode(message))
 
     def write_line(self, line: bytes) -> None:
-        if not self.closed and self.transport is not None:
-            self.transport.write(line)
+        # coalesced: one TLS record per loop iteration instead of one per message
+        if self.closed or self.transport is None:
+            return
+        if not self._out:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._out.append(line)
+
+    def _flush(self) -> None:
+        out, self._out = self._out, []
+        if out and not self.closed and self.transport is not None:
+            self.transport.write(b"".join(out))
 
     def close(self) -> None:
         if self.transport is not None and not self.closed:
+            self._flush()  # an error reply queued just before must still go out
             self.closed = True
             self.transport.close()

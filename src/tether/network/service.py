@@ -114,7 +114,7 @@ class Service:
         if portal.in_loop_thread():
             conn.write(message)
         else:
-            loop.call_soon_threadsafe(conn.write, message)
+            conn.write_threadsafe(wire.encode(message))
 
     def emit_notification_threadsafe(self, *args: Any, **kwargs: Any) -> None:
         """The same as :meth:`emit_notification` (kept for msl-network's name)."""
