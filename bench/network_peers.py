@@ -79,32 +79,20 @@ class BenchCore:
         return args[0] + args[1]
 
 
-def tether_service(port: int, cert: str) -> None:
-    from tether.network import Service
+class BenchMethods:
+    """What the benchmark service offers, whichever library serves it."""
 
-    class BenchService(Service):
-        def add(self, a, b):
-            return a + b
+    def add(self, a, b):
+        return a + b
 
-        def size(self, payload):
-            return len(payload)
+    def size(self, payload):
+        return len(payload)
 
+
+def serve(service_base: type, port: int, cert: str) -> None:
+    service = type("BenchService", (BenchMethods, service_base), {})()
     print("READY", flush=True)
-    BenchService().start(host="localhost", port=port, cert_file=cert)
-
-
-def msl_service(port: int, cert: str) -> None:
-    from msl.network import Service
-
-    class BenchService(Service):
-        def add(self, a, b):
-            return a + b
-
-        def size(self, payload):
-            return len(payload)
-
-    print("READY", flush=True)
-    BenchService().start(host="localhost", port=port, cert_file=cert, assert_hostname=False)
+    service.start(host="localhost", port=port, cert_file=cert, assert_hostname=False)
 
 
 if __name__ == "__main__":
@@ -115,8 +103,12 @@ if __name__ == "__main__":
     elif kind == "relay-service":
         asyncio.run(relay_service(port, files[0] if files else None))
     elif kind == "tether-service":
-        tether_service(port, files[0])
+        from tether.network import Service
+
+        serve(Service, port, files[0])
     elif kind == "msl-service":
-        msl_service(port, files[0])
+        from msl.network import Service as MslService
+
+        serve(MslService, port, files[0])
     else:
         raise SystemExit(f"unknown kind {kind!r}")

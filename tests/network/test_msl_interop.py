@@ -23,7 +23,9 @@ from tether.testing.server import free_port
 msl_network = pytest.importorskip("msl.network", reason="msl-network (the test extra) is not installed")
 
 
-class MslCalc(msl_network.Service):
+class CalcMethods:
+    """The same service on either library (both have emit_notification_threadsafe)."""
+
     def add_numbers(self, a, b, c, d):
         return a + b + c + d
 
@@ -38,19 +40,12 @@ class MslCalc(msl_network.Service):
         return a / b
 
 
-class TetherCalc(Service):
-    def add_numbers(self, a, b, c, d):
-        return a + b + c + d
+class MslCalc(CalcMethods, msl_network.Service):
+    pass
 
-    def power(self, a, n=2):
-        return a**n
 
-    def shout(self, text):
-        self.emit_notification(text.upper())
-        return True
-
-    def divide(self, a, b):
-        return a / b
+class TetherCalc(CalcMethods, Service):
+    pass
 
 
 def _start_msl_service(service, **kwargs):

@@ -8,17 +8,28 @@ file named by a ``--*-file`` option, so they stay out of shell history and
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
 
 from ..exceptions import TetherError
 
 
-def _database(path: str | None):  # the import of sqlite & co. only when a command runs
-    from ..network.users import Database
+@contextmanager
+def _open(path: str | None) -> Iterator[Any]:
+    """The database, closed afterwards; its ValueErrors become clean CLI errors."""
+    from ..network.users import Database  # imported only when a command runs
 
-    return Database(path)
+    db = Database(path)
+    try:
+        yield db
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        db.close()
 
 
 def _read_secret_file(path: str | None) -> str | None:
@@ -93,13 +104,8 @@ def user() -> None:
 @database_option
 def user_add(name: str, admin: bool, password_file: str | None, database: str | None) -> None:
     """Add a user (the password is prompted for, hidden)."""
-    db = _database(database)
-    try:
+    with _open(database) as db:
         db.add_user(name, _password(password_file, f"Password for {name}"), admin)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
-        db.close()
     click.echo(f"added {name}{' (admin)' if admin else ''}")
 
 
@@ -112,15 +118,9 @@ def user_add(name: str, admin: bool, password_file: str | None, database: str | 
 def user_update(name: str, admin: bool | None, change_password: bool, password_file: str | None,
                 database: str | None) -> None:
     """Change a user's password or admin rights."""
-    db = _database(database)
-    try:
-        password = _password(password_file, f"New password for {name}") if (change_password or password_file) \
-            else None
-        db.update_user(name, password, admin)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
-        db.close()
+    with _open(database) as db:
+        wanted = change_password or password_file
+        db.update_user(name, _password(password_file, f"New password for {name}") if wanted else None, admin)
     click.echo(f"updated {name}")
 
 
@@ -129,13 +129,8 @@ def user_update(name: str, admin: bool | None, change_password: bool, password_f
 @database_option
 def user_remove(name: str, database: str | None) -> None:
     """Remove a user."""
-    db = _database(database)
-    try:
+    with _open(database) as db:
         db.remove_user(name)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
-        db.close()
     click.echo(f"removed {name}")
 
 
@@ -143,12 +138,9 @@ def user_remove(name: str, database: str | None) -> None:
 @database_option
 def user_list(database: str | None) -> None:
     """List users (never their password hashes)."""
-    db = _database(database)
-    try:
+    with _open(database) as db:
         for name, is_admin in db.users():
             click.echo(f"{name}{'  (admin)' if is_admin else ''}")
-    finally:
-        db.close()
 
 
 @network.group()
@@ -160,12 +152,9 @@ def hostname() -> None:
 @click.argument("names", nargs=-1, required=True)
 @database_option
 def hostname_add(names: tuple[str, ...], database: str | None) -> None:
-    db = _database(database)
-    try:
+    with _open(database) as db:
         for name in names:
             db.add_hostname(name)
-    finally:
-        db.close()
     click.echo(f"trusted {', '.join(names)}")
 
 
@@ -173,26 +162,18 @@ def hostname_add(names: tuple[str, ...], database: str | None) -> None:
 @click.argument("names", nargs=-1, required=True)
 @database_option
 def hostname_remove(names: tuple[str, ...], database: str | None) -> None:
-    db = _database(database)
-    try:
+    with _open(database) as db:
         for name in names:
             db.remove_hostname(name)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
-        db.close()
     click.echo(f"removed {', '.join(names)}")
 
 
 @hostname.command("list")
 @database_option
 def hostname_list(database: str | None) -> None:
-    db = _database(database)
-    try:
+    with _open(database) as db:
         for name in db.hostnames():
             click.echo(name)
-    finally:
-        db.close()
 
 
 @network.command()
