@@ -35,6 +35,9 @@ class Calc(Service):
         self.release.wait(10)
         return "released"
 
+    def opaque(self):
+        return object()
+
     def secret(self):
         return "hidden"
 
@@ -172,3 +175,11 @@ def test_disconnected_client_says_so(manager):
         client.identities()
     with pytest.raises(ClosedError):
         link.power(2)
+
+
+def test_a_result_json_cannot_carry_is_an_error_not_a_hang(manager):
+    manager.start_service(Calc())
+    calc = manager.connect().link("Calc")
+    with pytest.raises(RemoteError) as info:
+        calc.opaque(timeout=10)
+    assert info.value.type_name == "TypeError" and "not JSON-serializable" in str(info.value)

@@ -131,8 +131,8 @@ class Connection(asyncio.Protocol):
     def _take_pending(self) -> None:
         with self._lock:
             pending, self._pending_out = self._pending_out, []
-        for data in pending:
-            self.write_bytes(data)
+        self._out.extend(pending)
+        self._flush()  # at once: these waited for a wake-up already
 
     def _flush(self) -> None:
         out, self._out = self._out, []

@@ -51,7 +51,7 @@ class Service:
         self._tasks: list[Awaitable[Any]] = []
         self._conn: Connection | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._running: set[asyncio.Future[Any]] = set()  # requests in the thread pool
+        self._running: set[concurrent.futures.Future[Any]] = set()  # requests in the thread pool
         self._background: set[asyncio.Future[Any]] = set()  # a shutdown_service in progress
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._address_manager: str | None = None
@@ -162,8 +162,8 @@ class Service:
         try:
             conn.write(wire.result(value, requester, uid))
         except (TypeError, ValueError) as exc:
-            conn.write(wire.error(TypeError(f"the result of {request.get('attribute')!r} is not "
-                                            f"JSON-serializable: {exc}"), requester, uid, False))
+            conn.write(wire.error(TypeError(f"{request.get('attribute')!r} is not JSON-serializable: {exc}"),
+                                  requester, uid, False))
 
     def _on_message(self, request: dict[str, Any]) -> None:
         if wire.is_reply(request):
@@ -186,18 +186,29 @@ class Service:
             task.add_done_callback(self._background.discard)
         elif callable(target):
             assert self._loop is not None and self._executor is not None
-            future = self._loop.run_in_executor(self._executor, _call, target, request)
+            future = self._executor.submit(self._execute, target, request)
             self._running.add(future)
-            future.add_done_callback(lambda f: self._finished(f, request))
+            future.add_done_callback(self._running.discard)
         else:
             self._reply(request, target)
 
-    def _finished(self, future: asyncio.Future[Any], request: dict[str, Any]) -> None:
-        self._running.discard(future)
-        if future.cancelled():
-            return
-        error = future.exception()
-        self._reply(request, None if error else future.result(), error)
+    def _execute(self, method: Any, request: dict[str, Any]) -> None:
+        """In a pool thread: call, encode the reply here, hand the bytes to the loop (batched)."""
+        requester, uid = request.get("requester"), request.get("uid", "")
+        try:
+            value = _call(method, request)
+        except Exception as exc:
+            data = wire.encode(wire.error(exc, requester, uid))
+        else:
+            try:
+                data = wire.encode(wire.result(value, requester, uid))
+            except (TypeError, ValueError) as exc:
+                data = wire.encode(wire.error(TypeError(
+                    f"the result of {request.get('attribute')!r} is not JSON-serializable: {exc}"),
+                    requester, uid, False))
+        conn = self._conn
+        if conn is not None:
+            conn.write_threadsafe(data)
 
     async def _shutdown(self, method: Any, request: dict[str, Any]) -> None:
         assert self._loop is not None
@@ -207,7 +218,7 @@ class Service:
             self._reply(request, error=exc)
             return
         if self._running:
-            await asyncio.wait(list(self._running))
+            await asyncio.wait([asyncio.wrap_future(f) for f in list(self._running)])
         self._reply(request, value)
         if self._conn is not None:
             self._conn.write({"service": self._name, "attribute": wire.DISCONNECT_REQUEST})
