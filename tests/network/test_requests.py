@@ -183,3 +183,38 @@ def test_a_result_json_cannot_carry_is_an_error_not_a_hang(manager):
     with pytest.raises(RemoteError) as info:
         calc.opaque(timeout=10)
     assert info.value.type_name == "TypeError" and "not JSON-serializable" in str(info.value)
+
+
+def test_add_tasks_run_while_connected_and_shutdown_handler_runs_after(start_manager):
+    import asyncio
+
+    handle = start_manager()
+    ticked = threading.Event()
+    cleaned = threading.Event()
+
+    class Ticker(Service):
+        def __init__(self):
+            super().__init__()
+            self.add_tasks(self.tick())
+
+        async def tick(self):
+            while True:
+                self.emit_notification("tick")
+                ticked.set()
+                await asyncio.sleep(0.05)
+
+        def shutdown_handler(self):
+            cleaned.set()
+
+    thread = handle.start_service(Ticker())
+    assert ticked.wait(10)
+    got = threading.Event()
+    link = handle.connect().link("Ticker")
+    link.notification_handler = lambda *args: got.set() if args == ("tick",) else None
+    assert got.wait(10)
+    spawned = handle.clients[0].spawn("Second")
+    handle.clients.append(spawned)
+    assert "Second" in str(spawned.identities()["clients"])
+    handle.close()
+    thread.join(10)
+    assert cleaned.is_set()
