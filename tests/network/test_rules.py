@@ -189,3 +189,9 @@ def test_a_second_manager_on_the_same_port_says_address_in_use(start_manager, ma
     with pytest.raises(OSError) as info:
         start_manager(port=manager.port)
     assert info.value.errno == 98 or "in use" in str(info.value)
+
+
+def test_a_second_service_with_a_taken_name_is_refused_with_the_reason(manager):
+    manager.start_service(Echo())
+    with pytest.raises(ConnectError, match="already running"):
+        Echo().start(**manager.options(timeout=10))

@@ -168,8 +168,7 @@ async def open_connection(identity: dict[str, Any], *, host: str = "localhost", 
     try:
         _, conn = await asyncio.wait_for(
             loop.create_connection(lambda: Connection(identity, credentials), host, port, ssl=context,
-                                   server_hostname=host if context and context.check_hostname else
-                                   (host if context else None)),
+                                   server_hostname=host if context else None),
             timeout)
     except asyncio.TimeoutError:
         raise ConnectError(f"cannot connect to the Manager at {where} within {timeout} s") from None

@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Iterable
 from typing import Any
 
 from .._portal import portal
+from ..exceptions import ConnectError
 from . import wire
 from .connection import Connection, open_connection
 
@@ -55,6 +56,7 @@ class Service:
         self._background: set[asyncio.Future[Any]] = set()  # a shutdown_service in progress
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._address_manager: str | None = None
+        self._refusal: str | None = None  # why the Manager closed on us, if it said
 
     # -- what clients see ------------------------------------------------------------
     @property
@@ -142,8 +144,11 @@ class Service:
         conn.on_message = self._on_message
         log.info("%s connected to the Manager at %s", self._name, self._address_manager)
         tasks = [asyncio.ensure_future(t) for t in self._tasks]
+        self._refusal = None
         try:
             await conn.closed
+            if self._refusal:
+                raise ConnectError(f"the Manager at {self._address_manager} refused {self._name}: {self._refusal}")
         finally:
             for task in tasks:
                 task.cancel()
@@ -169,6 +174,8 @@ class Service:
         if wire.is_reply(request):
             if request.get("error"):
                 log.error("the Manager sent an error: %s", request.get("message"))
+                if not request.get("uid"):  # the Manager's own word, e.g. a refused identity
+                    self._refusal = str(request.get("message"))
             return
         attribute = request.get("attribute")
         if not isinstance(attribute, str) or not self._exposed(attribute):
