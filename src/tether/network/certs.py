@@ -165,9 +165,10 @@ def client_context(cert_file: str | os.PathLike | None = None, assert_hostname: 
         context.verify_mode = ssl.CERT_NONE
         return context
     if cert_file is not None:
-        if not Path(cert_file).is_file():
+        path = Path(cert_file).expanduser()
+        if not path.is_file():
             raise CertificateError(f"cert_file does not exist: {cert_file}")
-        context.load_verify_locations(cafile=str(cert_file))
+        context.load_verify_locations(cafile=str(path))
     context.check_hostname = assert_hostname
     return context
 
