@@ -60,6 +60,8 @@ class Manager:
         # requests forwarded to a service and not yet answered: service -> {uid: client name}
         self.in_flight: dict[str, dict[str, str]] = {}
         self._server: asyncio.base_events.Server | None = None
+        # peers written to while one data_received is routed: flushed together at its end
+        self.dirty: list[PeerProtocol] | None = None
         self._closed = asyncio.Event()
 
     # -- lifecycle ---------------------------------------------------------------

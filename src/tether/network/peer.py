@@ -70,6 +70,18 @@ class PeerProtocol(asyncio.Protocol):
             self.manager.audit(self, f"rejected: {exc}")
             self.close()
             return
+        if not lines:
+            return  # part of a long line: nothing to route yet
+        manager = self.manager
+        manager.dirty = []
+        try:
+            self._dispatch(lines)
+        finally:
+            dirty, manager.dirty = manager.dirty, None
+            for peer in dirty:
+                peer._flush()
+
+    def _dispatch(self, lines: list[bytes]) -> None:
         for line in lines:
             if self.closed:
                 return
@@ -137,11 +149,16 @@ class PeerProtocol(asyncio.Protocol):
         self.write_line(wire.encode(message))
 
     def write_line(self, line: bytes) -> None:
-        # coalesced: one TLS record per loop iteration instead of one per message
+        # coalesced: while a peer's bytes are being routed, writes collect and go out
+        # together when that batch is done; otherwise at the end of this loop iteration
         if self.closed or self.transport is None:
             return
         if not self._out:
-            asyncio.get_running_loop().call_soon(self._flush)
+            dirty = self.manager.dirty
+            if dirty is not None:
+                dirty.append(self)
+            else:
+                asyncio.get_running_loop().call_soon(self._flush)
         self._out.append(line)
 
     def _flush(self) -> None:
