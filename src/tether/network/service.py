@@ -137,8 +137,8 @@ class Service:
 
     async def _serve(self, options: dict[str, Any]) -> None:
         self._loop = asyncio.get_running_loop()
-        self._executor = concurrent.futures.ThreadPoolExecutor(thread_name_prefix=self._name)
         conn = await open_connection(self.identity(), **options)
+        self._executor = concurrent.futures.ThreadPoolExecutor(thread_name_prefix=self._name)
         self._conn = conn
         self._address_manager = f"{options['host']}:{options['port']}"
         conn.on_message = self._on_message
