@@ -195,3 +195,20 @@ def test_a_second_service_with_a_taken_name_is_refused_with_the_reason(manager):
     manager.start_service(Echo())
     with pytest.raises(ConnectError, match="already running"):
         Echo().start(**manager.options(timeout=10))
+
+
+def test_bad_input_is_named_and_leaves_nothing_pending(manager):
+    from tether.testing.server import free_port
+
+    with pytest.raises(ConnectError, match=r"cannot connect to the Manager at localhost:\d+"):
+        manager.connect(port=free_port(), timeout=5)
+    manager.start_service(Echo())
+    client = manager.connect()
+    with pytest.raises(RemoteError, match="'Nope' service does not exist") as info:
+        client.link("Nope")
+    assert info.value.type_name == "KeyError"
+    echo = client.link("Echo")
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        echo.echo(object())
+    assert client._pending == {}  # nothing was sent, nothing waits
+    assert echo.echo([1, "two", None]) == [1, "two", None]
