@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import itertools
 import logging
 import platform
-import threading
 import uuid
 from typing import Any
 
@@ -66,7 +66,9 @@ class Client:
         self._pending: dict[str, tuple[concurrent.futures.Future[Any], str]] = {}
         self._links: list[Link] = []
         self._notify_pool: concurrent.futures.ThreadPoolExecutor | None = None
-        self._lock = threading.Lock()
+        # request ids: unique per client (random prefix) and cheap (a counter; next() is atomic)
+        self._uid_prefix = f"{uuid.uuid4().hex[:12]}-"
+        self._uid_counter = itertools.count(1)
 
     def __repr__(self) -> str:
         state = f"manager={self.address_manager} port={self.port}" if self.is_connected() else "disconnected"
@@ -111,7 +113,7 @@ class Client:
         if conn is None or conn.closed.done():
             raise ClosedError(f"{self._name} is disconnected from the Manager at {self.address_manager}; "
                               f"cannot send {service}.{attribute}")
-        uid = str(uuid.uuid4())
+        uid = f"{self._uid_prefix}{next(self._uid_counter)}"
         label = f"{service}.{attribute}"
         data = wire.encode(wire.request(service, attribute, args, kwargs, uid))
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
