@@ -18,6 +18,11 @@ subclasses the stdlib class a caller would naturally catch::
     ├── ClosedError                          the machine/session was used after close()
     ├── PipeError (BrokenPipeError)          an SshPipe's remote handler is gone or never came up
     │   └── PipeStartTimeout (TimeoutError)  the handler did not report ready within ``start(timeout=)``
+    ├── NetworkError                         tether.network: Manager, Service, Client
+    │   ├── CertificateError (ConnectError)  the Manager's TLS certificate did not verify
+    │   ├── FrameError (ValueError)          a line too long, or not a JSON object
+    │   ├── RemoteError (RuntimeError)       a Service or the Manager answered with an error
+    │   └── RequestTimedOut (TimeoutError)   no reply within the request's timeout
     └── PortalError (RuntimeError)           a sync call made from tether's own event loop
 
 Every class pickles and unpickles intact: exceptions cross process boundaries
@@ -257,3 +262,53 @@ class PipeError(TetherError, BrokenPipeError):
 
 class PipeStartTimeout(PipeError, TimeoutError):
     """The pipe's handler did not report ready in time (the remote command was stopped)."""
+# --- tether.network -----------------------------------------------------------
+
+__all__ += ["CertificateError", "FrameError", "NetworkError", "RemoteError", "RequestTimedOut"]
+
+
+class NetworkError(TetherError):
+    """Something went wrong between a Manager, a Service and a Client."""
+
+
+class CertificateError(NetworkError, ConnectError):
+    """The Manager's TLS certificate did not verify (unknown CA, wrong name, pin mismatch)."""
+
+
+class FrameError(NetworkError, ValueError):
+    """A network line was too long or not a JSON object; the connection is dropped."""
+
+
+class RemoteError(NetworkError, RuntimeError):
+    """A Service (or the Manager) answered a request with an error.
+
+    ``type_name`` is the remote exception's class name (``"ZeroDivisionError"``),
+    ``remote_traceback`` its formatted traceback lines; both arrive as text,
+    nothing is unpickled. ``source`` names who answered (``"Manager"``, a
+    service name).
+    """
+
+    def __init__(self, message: str, type_name: str = "", remote_traceback: Iterable[str] = (),
+                 source: str = "") -> None:
+        self.message = message
+        self.type_name = type_name
+        self.remote_traceback = list(remote_traceback)
+        self.source = source
+        super().__init__(message)
+        self._keep((message, type_name, self.remote_traceback, source), {})
+
+    def __str__(self) -> str:
+        head = f"{self.source} raised {self.message}" if self.source else self.message
+        if not self.remote_traceback:
+            return head
+        return head + "\nRemote traceback:\n  " + "\n  ".join(self.remote_traceback)
+
+
+class RequestTimedOut(NetworkError, TimeoutError):
+    """No reply within the request's ``timeout`` (the request is forgotten, not retried)."""
+
+    def __init__(self, request: str, timeout: float | None) -> None:
+        self.request = request
+        self.timeout = timeout
+        super().__init__(f"no reply to {request} within {timeout} s")
+        self._keep((request, timeout), {})

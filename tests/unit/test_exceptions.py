@@ -23,6 +23,11 @@ SAMPLES = [
     exc.PortalError("wrong thread"),
     exc.PipeError("handler ended", "pipe1", 5, "Traceback...\nValueError: boom\n"),
     exc.PipeStartTimeout("no ready report within 5 s", "pipe2"),
+    exc.NetworkError("broker gone"),
+    exc.CertificateError("fingerprint mismatch", "h"),
+    exc.FrameError("line too long"),
+    exc.RemoteError("ZeroDivisionError: division by zero", "ZeroDivisionError", ["Traceback", "  x"], "S"),
+    exc.RequestTimedOut("S.power", 2.0),
 ]
 
 
@@ -32,7 +37,7 @@ def test_pickle_round_trip_keeps_type_fields_and_message(error):
     assert type(clone) is type(error)
     assert str(clone) == str(error)
     assert clone.args == error.args
-    for field in ("argv", "retcode", "stdout", "stderr", "host", "timeout", "program", "path"):
+    for field in ("type_name", "remote_traceback", "source", "request", "argv", "retcode", "stdout", "stderr", "host", "timeout", "program", "path"):
         if hasattr(error, field):
             assert getattr(clone, field) == getattr(error, field)
 

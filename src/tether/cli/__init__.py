@@ -38,3 +38,9 @@ def run(argv: tuple[str, ...], timeout: float | None) -> None:
     click.echo(out, nl=False)
     click.echo(err, nl=False, err=True)
     raise SystemExit(rc)
+
+
+# tether network ...: the Manager and its tables (its own module)
+from .network import network as _network  # noqa: E402
+
+main.add_command(_network)
