@@ -15,6 +15,7 @@ subclasses the stdlib class a caller would naturally catch::
     │   ├── AuthenticationError              the server refused our credentials
     │   └── HostKeyError                     unknown or changed host key
     ├── ClosedError                          the machine/session was used after close()
+    ├── TransferError (OSError)              a file transfer or remote file write did not complete
     └── PortalError (RuntimeError)           a sync call made from tether's own event loop
 
 Every class pickles and unpickles intact: exceptions cross process boundaries
@@ -42,6 +43,7 @@ __all__ = [
     "RedirectionError",
     "ShellSessionError",
     "TetherError",
+    "TransferError",
 ]
 
 #: how many trailing lines of stdout/stderr an error message shows
@@ -217,3 +219,19 @@ class ClosedError(TetherError):
 
 class PortalError(TetherError, RuntimeError):
     """A blocking tether call was made from tether's own event-loop thread: use ``tether.aio``."""
+
+
+class TransferError(TetherError, OSError):
+    """A transfer or remote file write did not complete; the destination kept its old content.
+
+    Also an ``OSError``, as a failed local file copy would be.
+    """
+
+    def __init__(self, message: str, host: str | None = None) -> None:
+        self.host = host
+        self.message = message
+        super().__init__(message)
+        self._keep((message, host), {})
+
+    def __str__(self) -> str:
+        return self.message

@@ -20,6 +20,7 @@ SAMPLES = [
     exc.HostKeyError("unknown host key", "h"),
     exc.ClosedError("closed"),
     exc.PortalError("wrong thread"),
+    exc.TransferError("writing /x on h: the remote side stopped reading", "h"),
 ]
 
 

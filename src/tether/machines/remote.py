@@ -518,17 +518,23 @@ class RemoteMachine(Machine):
     def tempdir(self) -> Any:
         return self.aio.tempdir()
 
-    def upload(self, src: Any, dst: Any) -> Any:
-        """Copy a local file or directory to ``dst`` here (into it if it is a directory), atomically."""
+    def upload(self, src: Any, dst: Any, progress: Any = None) -> Any:
+        """Copy a local file or directory to ``dst`` here (into it if it is a directory), atomically.
+
+        ``progress(done, total)`` is called as bytes go (``total`` is None for a directory).
+        """
         from .transfer import upload
 
-        return upload(self, src, dst)
+        return upload(self, src, dst, progress)
 
-    def download(self, src: Any, dst: Any) -> Any:
-        """Copy a file or directory from here to local ``dst`` (into it if it is a directory), atomically."""
+    def download(self, src: Any, dst: Any, progress: Any = None) -> Any:
+        """Copy a file or directory from here to local ``dst`` (into it if it is a directory), atomically.
+
+        ``progress(done, total)`` is called as bytes arrive (``total`` is None for a directory).
+        """
         from .transfer import download
 
-        return download(self, src, dst)
+        return download(self, src, dst, progress)
 
     @property
     def uname(self) -> str:
