@@ -25,12 +25,14 @@ from .exceptions import (
     RedirectionError,
     ShellSessionError,
     TetherError,
+    TransferError,
 )
 from .machines.job import BY_POSITION, BY_TYPE
 from .machines.local import LocalMachine, local
 from .machines.native import NativeSshMachine, connect
 from .machines.putty import PuttyMachine
 from .machines.ssh import SshMachine
+from . import path  # tether.path.copy/move/delete between machines
 
 __version__ = "0.1.0.dev0"
 
@@ -63,6 +65,8 @@ __all__ = [
     "ShellSessionError",
     "SshMachine",
     "TetherError",
+    "TransferError",
     "connect",
     "local",
+    "path",
 ]

@@ -260,7 +260,12 @@ class AsyncRemoteMachine(AsyncMachine):
         return RemotePath(self.facade, *parts)
 
     def path(self, *parts: Any) -> Any:
-        """A RemotePath; relative parts are taken from the remote working directory."""
+        """A RemotePath; relative parts are taken from the remote working directory.
+
+        A path starting with ``~`` is kept as it is, for ``expanduser()``.
+        """
+        if parts and isinstance(parts[0], str) and parts[0].startswith("~"):
+            return self._make_path(*parts)
         return self._make_path(str(self.cwd), *parts)
 
     def _resolve(self, name: Any) -> Any:

@@ -174,7 +174,7 @@ class RemotePath(BasePath):
             return self
         user, _, rest = text[1:].partition("/")
         if not user:
-            home = self._machine.aio._state().home
+            home = self._machine.env.get("HOME") or self._machine.aio._state().home  # what the shell's ~ means
         elif _USER_NAME.match(user):
             home = self._do(f"printf '%s' ~{user}")  # the name is checked: tilde expansion needs it bare
             if home.startswith("~"):

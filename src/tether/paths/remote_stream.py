@@ -140,9 +140,9 @@ class ChannelReader(io.RawIOBase):
         if self.closed:
             return
         try:
+            self._stdout.close()  # first: a sender blocked on a full pipe must see it go
             if not self._at_end:
                 self._channel.kill()  # closed early: stop sending
-            self._stdout.close()
         finally:
             super().close()
 
