@@ -9,6 +9,7 @@
 The async API is :mod:`tether.aio`; errors live in :mod:`tether.exceptions`.
 """
 
+from . import path  # tether.path.copy/move/delete between machines
 from .commands.base import ERROUT, BaseCommand, Command
 from .commands.modifiers import BG, FG, NOHUP, RETCODE, TEE, TF
 from .exceptions import (
@@ -32,7 +33,6 @@ from .machines.local import LocalMachine, local
 from .machines.native import NativeSshMachine, connect
 from .machines.putty import PuttyMachine
 from .machines.ssh import SshMachine
-from . import path  # tether.path.copy/move/delete between machines
 
 __version__ = "0.1.0.dev0"
 
