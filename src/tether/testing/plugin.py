@@ -62,3 +62,14 @@ def embedded_ssh_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ss
 
     with start_embedded_server(tmp_path_factory.mktemp("embedded-sshd")) as server:
         yield server
+
+
+@pytest.fixture
+def private_sshd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
+    """An OpenSSH sshd of this test's own, which it may kill (``server.kill()``)."""
+    from .sshd import sshd_path, start_openssh_server
+
+    if sshd_path() is None:
+        pytest.skip("a killable server needs OpenSSH's sshd (apt-get install openssh-server)")
+    with start_openssh_server(tmp_path_factory.mktemp("private-sshd")) as server:
+        yield server

@@ -17,6 +17,7 @@ from __future__ import annotations
 import getpass
 import os
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
@@ -123,11 +124,47 @@ def start_openssh_server(
         kind="openssh", host="127.0.0.1", port=port, user=user, client_key=keys.client_key,
         client_key_ppk=keys.client_key_ppk, known_hosts=known_hosts, host_public_key=keys.host_public_key,
         host_key_fingerprint=keys.host_key_fingerprint, ssh_config=ssh_config, home=home,
+        pid=process.pid,
     )
     try:
         yield server
     finally:
         _stop(process)
+
+
+def kill_sshd(pid: int) -> None:
+    """SIGKILL sshd ``pid`` and the sshd processes below it (one per connection), by PID."""
+    doomed = [pid, *(child for child in _descendants(pid) if _is_sshd(child))]
+    for each in doomed:
+        try:
+            os.kill(each, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except FileNotFoundError:
+        return found
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                children = [int(c) for c in f.read().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        for child in children:
+            found += [child, *_descendants(child)]
+    return found
+
+
+def _is_sshd(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().startswith("sshd")
+    except (FileNotFoundError, ProcessLookupError):
+        return False
 
 
 def _wait_until_ready(process: subprocess.Popen, port: int, timeout: float) -> bool:
