@@ -18,6 +18,19 @@ MACHINES = {"ssh": SshMachine, "native": NativeSshMachine, "putty": PuttyMachine
 SIZE = 100 << 20
 
 
+def kill_a_third_of_the_way(server):
+    """A progress callback that kills ``server`` a third of the way through, and where it did."""
+    killed_at = []
+
+    def progress(done, total):
+        assert total == SIZE
+        if done >= SIZE // 3 and not killed_at:
+            killed_at.append(done)
+            server.kill()
+
+    return progress, killed_at
+
+
 @pytest.mark.parametrize("before", ["old content", None], ids=["replacing", "new"])
 @pytest.mark.parametrize("kind", list(MACHINES))
 def test_killed_sshd_leaves_no_partial_file(kind, before, private_sshd_server, tmp_path):
@@ -33,13 +46,7 @@ def test_killed_sshd_leaves_no_partial_file(kind, before, private_sshd_server, t
     if before is not None:
         target.write_text(before)
     rem = MACHINES[kind](s.host, user=s.user, port=s.port, keyfile=s.client_key, known_hosts=s.known_hosts)
-    killed_at = []
-
-    def progress(done, total):
-        assert total == SIZE
-        if done >= SIZE // 3 and not killed_at:
-            killed_at.append(done)
-            s.kill()
+    progress, killed_at = kill_a_third_of_the_way(s)
 
     try:
         with pytest.raises(OSError):
@@ -69,12 +76,7 @@ def test_killed_sshd_mid_download_keeps_the_local_file(kind, private_sshd_server
     (local_dir / "remote.bin").write_text("old content")
     rem = MACHINES[kind](s.host, user=s.user, port=s.port, keyfile=s.client_key, known_hosts=s.known_hosts)
 
-    killed_at = []
-
-    def progress(done, total):
-        if done >= SIZE // 3 and not killed_at:
-            killed_at.append(done)
-            s.kill()
+    progress, killed_at = kill_a_third_of_the_way(s)
 
     try:
         with pytest.raises(OSError):
