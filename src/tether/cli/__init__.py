@@ -38,3 +38,9 @@ def run(argv: tuple[str, ...], timeout: float | None) -> None:
     click.echo(out, nl=False)
     click.echo(err, nl=False, err=True)
     raise SystemExit(rc)
+
+
+from .transfer import get, put  # noqa: E402 - registered after the group exists
+
+main.add_command(put)
+main.add_command(get)
