@@ -95,11 +95,15 @@ def delete(*paths: Any) -> None:
 
 def pump(reader: Any, writer: Any, total: int | None, progress: Progress | None) -> int:
     """Move every byte from ``reader`` to ``writer``, reporting ``progress(done, total)``."""
+    if progress is not None:
+        progress(0, total)
+    if total is not None and hasattr(writer, "send_file") and _is_regular_file(reader):
+        # a local file to a remote one: the kernel moves the bytes into the channel's pipe
+        report = (lambda done: progress(done, total)) if progress is not None else None
+        return writer.send_file(reader, total, report)
     buffer = bytearray(CHUNK)
     view = memoryview(buffer)
     done = 0
-    if progress is not None:
-        progress(0, total)
     while True:
         count = reader.readinto(buffer)
         if not count:
@@ -109,6 +113,13 @@ def pump(reader: Any, writer: Any, total: int | None, progress: Progress | None)
         if progress is not None:
             progress(done, total)
     return done
+
+
+def _is_regular_file(reader: Any) -> bool:
+    try:
+        return stat.S_ISREG(os.fstat(reader.fileno()).st_mode)
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 def _same_remote(a: BasePath, b: BasePath) -> bool:

@@ -20,6 +20,7 @@ never inside the script text, so no name can change what the script does.
 from __future__ import annotations
 
 import io
+import os
 import threading
 from collections import deque
 from typing import Any
@@ -29,10 +30,12 @@ from ..exceptions import TransferError
 from ..transports.base import DEVNULL, PIPE
 
 # read frames from stdin: "<n>\n" then n bytes; "0\n" ends them all (status 0);
-# anything else (end of input, a bad header, a short frame) is status 1
+# anything else (end of input, a bad header, a short frame) is status 1. dd takes
+# exactly n bytes (never more: the next header stays unread) in 1 MiB reads;
+# head -c would do 8 KiB ones, which caps a transfer near 400 MB/s
 _FRAMES = (
     "frames() { while IFS= read -r n; do case $n in ''|*[!0-9]*) return 1;; 0) return 0;; esac; "
-    'head -c "$n" || return 1; done; return 1; }; '
+    'dd bs=1M iflag=fullblock,count_bytes count="$n" status=none || return 1; done; return 1; }; '
 )
 
 # the temp name's parts: the directory by parameter expansion (command
@@ -188,6 +191,32 @@ class RemoteWriter(io.RawIOBase):
         except (BrokenPipeError, ValueError) as exc:
             self.abort()
             raise TransferError(self._failure("the remote side stopped reading"), self._channel.host) from exc
+
+    def send_file(self, source: Any, size: int, progress: Any = None) -> int:
+        """Send ``size`` bytes of the regular file ``source`` as one frame, kernel to pipe (no copy here).
+
+        ``progress(done)`` after each piece; returns the bytes sent. A file
+        that shrank meanwhile fails the transfer rather than commit it short.
+        """
+        self._flush_pending()
+        try:
+            _write_all(self._stdin, b"%d\n" % size)
+            self._stdin.flush()
+            out, done = self._stdin.fileno(), 0
+            while done < size:
+                sent = os.sendfile(out, source.fileno(), done, min(size - done, FRAME_SIZE))
+                if not sent:
+                    raise TransferError(f"the source ended after {done} of {size} bytes", "localhost")
+                done += sent
+                if progress is not None:
+                    progress(done)
+        except (BrokenPipeError, ValueError) as exc:
+            self.abort()
+            raise TransferError(self._failure("the remote side stopped reading"), self._channel.host) from exc
+        except BaseException:
+            self.abort()
+            raise
+        return done
 
     def _failure(self, why: str) -> str:
         said = self._channel.stderr_tail()

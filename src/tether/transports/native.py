@@ -151,6 +151,8 @@ class ChannelProcess:
             raise subprocess.TimeoutExpired("ssh channel", timeout or 0) from None
         except BaseException:
             pass
+        # the future wakes its waiters before it runs its callbacks: _finished may not have run yet
+        self._finished(self._done)
         assert self.returncode is not None
         return self.returncode
 
