@@ -219,3 +219,13 @@ def test_local_path_copy_to_a_remote_path(rem, d, tmp_path):
     (tree / "bin" / "run").chmod(0o755)
     copied = tree.copy(d)
     assert copied == d / "tree" and (copied / "bin" / "run").stat().st_mode & 0o777 == 0o755
+
+
+def test_a_name_that_is_not_utf8(rem, d):
+    name = os.fsdecode(b"caf\xe9 latin-1")  # bytes a listing must hand back unchanged
+    f = d / name
+    f.write("x")
+    assert [p.name for p in d.list()] == [name] and d // "caf*" == [f]
+    assert f.exists() and f.stat().st_size == 1 and f.read() == "x"
+    f.unlink()
+    assert d.list() == []

@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import concurrent.futures
 import signal
+import threading
 from typing import Any
 
 from .._portal import ssh_portal
 from ..commands.plan import Plan, Stage
-from ..exceptions import ProcessTimedOut
+from ..exceptions import ConnectError, ProcessTimedOut
 from ..transports.base import DEVNULL, PIPE
 from ..transports.native import open_connection, run_collected, start_process
+from ..transports.sftp import SftpSession
 from .job import check_exit, decode
 from .remote import DEFAULT_MAX_SESSIONS, AsyncRemoteMachine, RemoteMachine, check_name
 
@@ -64,6 +66,8 @@ class AsyncNativeSshMachine(AsyncRemoteMachine):
             host_key=host_key, ssh_config=ssh_config,
         )
         self._conn: Any = None
+        self._sftp: SftpSession | None = None
+        self._sftp_lock = threading.Lock()
 
     def __repr__(self) -> str:
         who = f"{self.user}@" if self.user else ""
@@ -82,7 +86,29 @@ class AsyncNativeSshMachine(AsyncRemoteMachine):
             self._close_blocking()
             raise
 
+    def _make_path(self, *parts: Any) -> Any:
+        from ..paths.sftp_path import SftpPath
+
+        return SftpPath(self.facade, *parts)
+
+    def sftp(self) -> SftpSession:
+        """The connection's SFTP session (opened on first use; it holds one channel)."""
+        with self._sftp_lock:
+            if self._sftp is None:
+                self._check_open()
+                if not self._channels.acquire(timeout=30):
+                    raise ConnectError(f"no free channel on {self.host} for SFTP", self.host)
+                try:
+                    self._sftp = SftpSession(self._conn, self.host)
+                except BaseException:
+                    self._channels.release()
+                    raise
+            return self._sftp
+
     def _disconnect(self) -> None:
+        sftp, self._sftp = self._sftp, None
+        if sftp is not None:
+            sftp.close()
         conn, self._conn = self._conn, None
         if conn is not None:
             ssh_portal.call(_close_connection, conn)

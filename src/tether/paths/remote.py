@@ -65,11 +65,14 @@ class RemotePath(BasePath):
         self._machine = machine
         super().__init__(*parts)
 
-    def _new(self, *parts: Any) -> RemotePath:
-        return RemotePath(self._machine, *parts)
+    def _new(self, *parts: Any) -> Any:
+        return type(self)(self._machine, *parts)
 
-    def __rtruediv__(self, other: Any) -> RemotePath:
-        return RemotePath(self._machine, other, self._path)
+    def __rtruediv__(self, other: Any) -> Any:
+        return type(self)(self._machine, other, self._path)
+
+    def __repr__(self) -> str:
+        return f"<RemotePath {self._path}>"  # whatever serves it (the shell, or SFTP)
 
     def _same_machine(self, other: BasePath) -> bool:
         return getattr(other, "_machine", None) is self._machine

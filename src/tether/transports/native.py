@@ -186,7 +186,8 @@ async def start_process(conn: Any, line: str, stdin: Any, stdout: Any, stderr: A
         remote_in = _source(stdin, ends, given)
         remote_out = _target(stdout, "stdout", ends, given)
         remote_err = subprocess.STDOUT if stderr == subprocess.STDOUT else _target(stderr, "stderr", ends, given)
-        process = await open_with_retry(lambda: conn.create_process(line, encoding=None))
+        command = line.encode("utf-8", "surrogateescape")  # a name that is not UTF-8 travels as its bytes
+        process = await open_with_retry(lambda: conn.create_process(command, encoding=None))
     except BaseException:
         for end in ends.values():
             end.close()

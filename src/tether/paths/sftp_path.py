@@ -1,0 +1,95 @@
+"""Paths on a NativeSshMachine: questions go over SFTP on the machine's own connection.
+
+``exists``/``is_*``, ``stat``, listings, globs and walks, ``readlink``,
+``chmod``, ``symlink``, ``rmdir`` and ``unlink`` are SFTP requests
+(:mod:`tether.transports.sftp`); a whole recursive listing is one hop to
+the SSH loop. Everything else, and every error SFTP v3 can only call
+"failure", goes to the shell as on the other machines, so behaviour and
+error classes are the same everywhere. Contents still stream over channels
+with the framed, crash-safe writer (see :mod:`tether.paths.remote_stream`):
+an SFTP upload cut off by a dying server would leave its temporary file.
+
+One difference: ``stat()`` has no inode, device or link count (SFTP v3
+does not send them); they read 0.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import stat as stat_module
+from typing import Any
+
+from ..transports.sftp import SftpVague
+from .pattern import Entry
+from .remote import RemotePath
+
+
+class SftpPath(RemotePath):
+    """A RemotePath whose file-system questions go over SFTP."""
+
+    __slots__ = ()
+
+    @property
+    def _sftp(self) -> Any:
+        return self._machine.aio.sftp()
+
+    def _mode(self, follow: bool = True) -> int | None:
+        try:
+            return self._sftp.stat(self._path, follow).st_mode
+        except OSError:
+            return None
+
+    def exists(self) -> bool:
+        return self._mode() is not None
+
+    def is_file(self) -> bool:
+        mode = self._mode()
+        return mode is not None and stat_module.S_ISREG(mode)
+
+    def is_dir(self) -> bool:
+        mode = self._mode()
+        return mode is not None and stat_module.S_ISDIR(mode)
+
+    def is_symlink(self) -> bool:
+        mode = self._mode(follow=False)
+        return mode is not None and stat_module.S_ISLNK(mode)
+
+    isfile, isdir, islink = is_file, is_dir, is_symlink
+
+    def stat(self) -> os.stat_result:
+        return self._sftp.stat(self._path)
+
+    def lstat(self) -> os.stat_result:
+        return self._sftp.stat(self._path, follow=False)
+
+    def _scan(self, depth: int | None) -> builtins.list[Entry]:
+        return [Entry(parts, is_dir, is_link) for parts, is_dir, is_link in self._sftp.scan(self._path, depth)]
+
+    def readlink(self) -> RemotePath:
+        return self._new(os.fsdecode(self._sftp.simple("readlink", self._path)))
+
+    def chmod(self, mode: int) -> None:
+        self._sftp.simple("chmod", self._path, mode)
+
+    def symlink(self, dst: Any) -> None:
+        link = str(self._new(dst))
+        try:
+            self._sftp.simple("symlink", self._path, link)
+        except SftpVague:  # exists already, or no such directory: the shell says which
+            super().symlink(dst)
+
+    def rmdir(self) -> None:
+        try:
+            self._sftp.simple("rmdir", self._path)
+        except SftpVague:  # not empty, or not a directory
+            super().rmdir()
+
+    def unlink(self, missing_ok: bool = False) -> None:
+        try:
+            self._sftp.simple("remove", self._path)
+        except FileNotFoundError:
+            if not missing_ok:
+                raise
+        except SftpVague:  # a directory, most likely
+            super().unlink(missing_ok)

@@ -1,0 +1,127 @@
+"""File-system questions over SFTP, on an open asyncssh connection.
+
+One SFTP session per connection, opened on first use. Calls come from any
+thread and run on tether's SSH loop; a recursive listing is one call there
+(many requests, one hop from the caller). Paths travel as bytes
+(``os.fsencode``), so a name that is not UTF-8 survives the round trip.
+
+Errors become the ``OSError`` subclass the SFTP status names
+(``FileNotFoundError``, ``PermissionError``, ...). OpenSSH's server speaks
+SFTP version 3, whose catch-all "failure" says nothing of the cause: that
+one is raised as :class:`SftpVague`, and callers that owe the user a precise
+error (``rmdir`` of a full directory) ask the shell instead.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import posixpath
+import stat
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from .._portal import ssh_portal
+from .native import open_with_retry
+
+
+class SftpVague(OSError):
+    """The server answered only "failure" (SFTP v3): the cause is unknown."""
+
+
+def _errno_of(exc: Any) -> int | None:
+    import asyncssh
+
+    return {
+        asyncssh.FX_NO_SUCH_FILE: errno.ENOENT,
+        asyncssh.FX_NO_SUCH_PATH: errno.ENOENT,
+        asyncssh.FX_PERMISSION_DENIED: errno.EACCES,
+        asyncssh.FX_FILE_ALREADY_EXISTS: errno.EEXIST,
+        asyncssh.FX_DIR_NOT_EMPTY: errno.ENOTEMPTY,
+        asyncssh.FX_NOT_A_DIRECTORY: errno.ENOTDIR,
+        asyncssh.FX_FILE_IS_A_DIRECTORY: errno.EISDIR,
+    }.get(exc.code)
+
+
+class SftpSession:
+    """The SFTP client of one connection, for blocking callers."""
+
+    def __init__(self, conn: Any, host: str) -> None:
+        self.host = host
+        self._client = ssh_portal.call(open_with_retry, conn.start_sftp_client)
+
+    def _call(self, path: str, operation: Callable[[], Awaitable[Any]]) -> Any:
+        import asyncssh
+
+        async def run() -> Any:
+            return await operation()
+
+        try:
+            return ssh_portal.call(run)
+        except asyncssh.SFTPError as exc:
+            number = _errno_of(exc)
+            said = f"{exc.reason or 'failure'} (on {self.host}, SFTP)"
+            if number is None:
+                raise SftpVague(errno.EIO, said, path) from None
+            raise OSError(number, said, path) from None
+
+    def stat(self, path: str, follow: bool = True) -> os.stat_result:
+        client = self._client
+        attrs = self._call(path, lambda: client.stat(os.fsencode(path), follow_symlinks=follow))
+        return _stat_result(attrs)
+
+    def scan(self, path: str, depth: int | None) -> list[tuple[tuple[str, ...], bool, bool]]:
+        """``(parts, is_dir, is_link)`` for everything below ``path``, ``depth`` levels deep (None: all)."""
+        client = self._client
+
+        async def walk() -> list[tuple[tuple[str, ...], bool, bool]]:
+            found = []
+            pending: list[tuple[str, ...]] = [()]
+            while pending:
+                parts = pending.pop()
+                where = os.fsencode(posixpath.join(path, *parts))
+                async for entry in client.scandir(where):
+                    name = os.fsdecode(entry.filename)
+                    if name in (".", ".."):
+                        continue
+                    mode = entry.attrs.permissions or 0
+                    is_link = stat.S_ISLNK(mode)
+                    is_dir = stat.S_ISDIR(mode)
+                    if is_link:  # a link counts as what it points at, as in pathlib
+                        try:
+                            is_dir = stat.S_ISDIR((await client.stat(where + b"/" + entry.filename)).permissions or 0)
+                        except Exception:  # dangling
+                            is_dir = False
+                    child = (*parts, name)
+                    found.append((child, is_dir, is_link))
+                    if is_dir and not is_link and (depth is None or len(child) < depth):
+                        pending.append(child)
+            return found
+
+        return self._call(path, walk)
+
+    def mkdir(self, path: str, mode: int | None) -> None:
+        import asyncssh
+
+        client = self._client
+        attrs = asyncssh.SFTPAttrs(permissions=mode) if mode is not None else asyncssh.SFTPAttrs()
+        self._call(path, lambda: client.mkdir(os.fsencode(path), attrs))
+
+    def simple(self, method: str, path: str, *more: Any) -> Any:
+        """``client.<method>(path, *more)``: rmdir, remove, chmod, readlink, symlink, posix_rename."""
+        client = self._client
+        args = [os.fsencode(a) if isinstance(a, str) else a for a in more]
+        return self._call(path, lambda: getattr(client, method)(os.fsencode(path), *args))
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            ssh_portal.loop.call_soon_threadsafe(client.exit)
+
+
+def _stat_result(attrs: Any) -> os.stat_result:
+    # SFTP v3 has no inode, device or link count: those are 0 here
+    return os.stat_result((
+        attrs.permissions or 0, 0, 0, attrs.nlink or 0, attrs.uid or 0, attrs.gid or 0, attrs.size or 0,
+        int(attrs.atime or 0), int(attrs.mtime or 0), int(attrs.ctime or attrs.mtime or 0),
+    ))
