@@ -89,7 +89,7 @@ class AsyncNativeSshMachine(AsyncRemoteMachine):
     def _make_path(self, *parts: Any) -> Any:
         from ..paths.sftp_path import SftpPath
 
-        return SftpPath(self.facade, *parts)
+        return SftpPath(self._facade(), *parts)
 
     def sftp(self) -> SftpSession:
         """The connection's SFTP session (opened on first use; it holds one channel)."""

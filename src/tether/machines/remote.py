@@ -257,7 +257,13 @@ class AsyncRemoteMachine(AsyncMachine):
     def _make_path(self, *parts: Any) -> Any:
         from ..paths.remote import RemotePath
 
-        return RemotePath(self.facade, *parts)
+        return RemotePath(self._facade(), *parts)
+
+    def _facade(self) -> Any:
+        """The sync machine over this core; made on demand for a core used through ``tether.aio``."""
+        if self.facade is None:
+            self.facade = RemoteMachine._over(self)
+        return self.facade
 
     def path(self, *parts: Any) -> Any:
         """A RemotePath; relative parts are taken from the remote working directory.
@@ -322,6 +328,19 @@ class AsyncRemoteMachine(AsyncMachine):
                     self._control(f"rm -rf -- {quote(str(path))}", retcode=None)
 
         return manage()
+
+    # -- transfers ---------------------------------------------------------------------
+    async def upload(self, src: Any, dst: Any, progress: Any = None) -> Any:
+        """Copy a local file or directory to ``dst`` here, atomically (see the sync ``upload``)."""
+        from .transfer import upload
+
+        return await asyncio.to_thread(upload, self._facade(), src, dst, progress)
+
+    async def download(self, src: Any, dst: Any, progress: Any = None) -> Any:
+        """Copy a file or directory from here to local ``dst``, atomically (see the sync ``download``)."""
+        from .transfer import download
+
+        return await asyncio.to_thread(download, self._facade(), src, dst, progress)
 
     # -- processes -------------------------------------------------------------------
     async def list_processes(self) -> list[ProcInfo]:
@@ -502,6 +521,14 @@ class RemoteMachine(Machine):
         aio._connect_blocking()
         # a machine dropped without close(), or still open at exit, still hangs up
         self._finalizer = weakref.finalize(self, aio._close_blocking)
+
+    @classmethod
+    def _over(cls, aio: AsyncRemoteMachine) -> RemoteMachine:
+        """A facade over a core someone else owns (an async machine): closing stays with the owner."""
+        facade = cls.__new__(cls)
+        Machine.__init__(facade, aio)
+        facade._finalizer = weakref.finalize(facade, lambda: None)
+        return facade
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.aio.host}>"
