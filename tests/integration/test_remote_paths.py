@@ -9,6 +9,7 @@ import pytest
 from tether import NativeSshMachine, PuttyMachine, SshMachine, TransferError, local
 from tether import path as tpath
 from tether.paths.local import LocalPath
+from tether.paths.remote import RemotePath
 
 pytestmark = pytest.mark.sshd
 
@@ -40,7 +41,9 @@ def test_seed_remote_paths_section(rem):
     p = rem.path("/bin")
     assert repr(p / "ls") == "<RemotePath /bin/ls>"
     assert (p / "ls").is_file()
-    found = rem.path("/dev") // "tty*"  # the seed globs sd*; a container may have no disks
+    disks = rem.path("/dev") // "sd*"  # as written; a container may have no disks, so also:
+    assert all(isinstance(p, RemotePath) and p.name.startswith("sd") for p in disks)
+    found = rem.path("/dev") // "tty*"
     assert found and all(str(f).startswith("/dev/tty") for f in found) and found == sorted(found)
 
 
