@@ -232,3 +232,10 @@ def test_a_name_that_is_not_utf8(rem, d):
     assert f.exists() and f.stat().st_size == 1 and f.read() == "x"
     f.unlink()
     assert d.list() == []
+
+
+def test_writing_over_a_directory_fails_and_leaves_it(rem, d):
+    (d / "dir").mkdir()
+    with pytest.raises(TransferError, match="dir"):
+        (d / "dir").write("x")
+    assert (d / "dir").is_dir() and (d / "dir").list() == [] and [p.name for p in d.list()] == ["dir"]

@@ -85,8 +85,9 @@ class AtomicFile(io.RawIOBase):
 class TreeWriter(io.RawIOBase):
     """A tar stream unpacked beside ``path``, moved into place at ``close()``.
 
-    Local ``tar`` refuses absolute member names and ``..``; what was at
-    ``path`` is replaced only when the whole stream unpacked cleanly.
+    Local ``tar`` refuses absolute member names and ``..``, and files belong
+    to us, not to the sender's user ids; what was at ``path`` is replaced
+    only when the whole stream unpacked cleanly.
     """
 
     def __init__(self, path: str) -> None:
@@ -96,7 +97,7 @@ class TreeWriter(io.RawIOBase):
         unpack = os.path.join(self._temp, "x")
         os.mkdir(unpack)
         process = subprocess.Popen(
-            ["tar", "-xf", "-", "-C", unpack], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            ["tar", "-xf", "-", "--no-same-owner", "-C", unpack], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
         self._channel = Channel(process, "localhost")
 

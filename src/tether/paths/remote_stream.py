@@ -49,14 +49,14 @@ RECEIVE_FILE = _FRAMES + _TEMP_NAME + (
     'frames >"$t" || exit 1; '
     'if [ -n "$2" ]; then m=$2; elif [ -e "$1" ]; then m=$(stat -L -c %a -- "$1"); '
     'else m=$(printf %o $((0666 & ~$(umask)))); fi; '
-    'chmod "$m" "$t" && mv -f -- "$t" "$1" && trap - EXIT'
+    'chmod "$m" "$t" && mv -fT -- "$t" "$1" && trap - EXIT'
 )
 
 # $1 = destination directory: a tar stream of its content, framed; replaces what was there
 RECEIVE_TREE = _FRAMES + _TEMP_NAME + (
     't=$(mktemp -d "$d/.$b.tether-XXXXXX") || exit 1; '
     "trap 'rm -rf -- \"$t\"' EXIT; trap 'exit 1' HUP INT TERM PIPE; "
-    'mkdir "$t/x" && { frames; echo $? >"$t/ok"; } | tar -xf - -C "$t/x" || exit 1; '
+    'mkdir "$t/x" && { frames; echo $? >"$t/ok"; } | tar -xf - --no-same-owner -C "$t/x" || exit 1; '
     '[ "$(cat "$t/ok")" = 0 ] || exit 1; '
     '{ [ ! -e "$1" ] || rm -rf -- "$1"; } && mv -f -- "$t/x" "$1"'
 )
