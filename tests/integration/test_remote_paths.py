@@ -239,3 +239,21 @@ def test_writing_over_a_directory_fails_and_leaves_it(rem, d):
     with pytest.raises(TransferError, match="dir"):
         (d / "dir").write("x")
     assert (d / "dir").is_dir() and (d / "dir").list() == [] and [p.name for p in d.list()] == ["dir"]
+
+
+def test_native_paths_without_sftp_use_the_shell(tmp_path, sshd_server):
+    if sshd_server.kind != "openssh":
+        pytest.skip("needs OpenSSH's sshd to start one without SFTP")
+    from tether.testing import start_openssh_server
+
+    with start_openssh_server(tmp_path / "server", sftp=False) as s, connect(s, "native") as rem:
+        assert rem.aio.sftp() is None  # refused: asked once, then the shell answers
+        with rem.tempdir() as d:
+            (d / "sub").mkdir()
+            (d / "sub" / "f.txt").write("x")
+            assert (d / "sub" / "f.txt").is_file() and (d / "sub" / "f.txt").stat().st_ino > 0
+            assert [p.relative_to(d) for p in d // "**/*.txt"] == ["sub/f.txt"]
+            assert rem.download(d / "sub" / "f.txt", tmp_path / "f.txt").read() == "x"
+            with pytest.raises(OSError) as info:
+                (d / "sub").rmdir()
+            assert info.value.errno == errno.ENOTEMPTY

@@ -27,7 +27,7 @@ from ..commands.plan import Plan, Stage
 from ..exceptions import ConnectError, ProcessTimedOut
 from ..transports.base import DEVNULL, PIPE
 from ..transports.native import open_connection, run_collected, start_process
-from ..transports.sftp import SftpSession
+from ..transports.sftp import SftpSession, SftpUnavailable
 from .job import check_exit, decode
 from .remote import DEFAULT_MAX_SESSIONS, AsyncRemoteMachine, RemoteMachine, check_name
 
@@ -67,6 +67,7 @@ class AsyncNativeSshMachine(AsyncRemoteMachine):
         )
         self._conn: Any = None
         self._sftp: SftpSession | None = None
+        self._sftp_offered = True
         self._sftp_lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -91,15 +92,21 @@ class AsyncNativeSshMachine(AsyncRemoteMachine):
 
         return SftpPath(self._facade(), *parts)
 
-    def sftp(self) -> SftpSession:
-        """The connection's SFTP session (opened on first use; it holds one channel)."""
+    def sftp(self) -> SftpSession | None:
+        """The connection's SFTP session (opened on first use; it holds one channel).
+
+        None when the server offers no SFTP: paths then ask the shell, as on the other machines.
+        """
         with self._sftp_lock:
-            if self._sftp is None:
+            if self._sftp is None and self._sftp_offered:
                 self._check_open()
                 if not self._channels.acquire(timeout=30):
                     raise ConnectError(f"no free channel on {self.host} for SFTP", self.host)
                 try:
                     self._sftp = SftpSession(self._conn, self.host)
+                except SftpUnavailable:
+                    self._channels.release()
+                    self._sftp_offered = False
                 except BaseException:
                     self._channels.release()
                     raise

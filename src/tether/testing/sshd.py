@@ -49,7 +49,9 @@ def sshd_version() -> str:
     return text.split(",")[0] if text else "unknown"
 
 
-def _config(directory: Path, port: int, host_key: Path, authorized_keys: Path, home: Path, extra: Sequence[str]) -> str:
+def _config(
+    directory: Path, port: int, host_key: Path, authorized_keys: Path, home: Path, extra: Sequence[str], sftp: bool = True
+) -> str:
     # sshd takes the first value it reads for a keyword: extra lines go first to override
     return "\n".join([
         *extra,
@@ -74,7 +76,7 @@ def _config(directory: Path, port: int, host_key: Path, authorized_keys: Path, h
         "PrintLastLog no",
         "UseDNS no",
         "LogLevel ERROR",
-        "Subsystem sftp internal-sftp",
+        *(["Subsystem sftp internal-sftp"] if sftp else []),
         "AcceptEnv LANG LC_* TETHER_*",
         # the clean environment: an empty HOME (no rc files) and a plain PATH
         f"SetEnv HOME={home} PATH={_CLEAN_PATH}",
@@ -84,11 +86,12 @@ def _config(directory: Path, port: int, host_key: Path, authorized_keys: Path, h
 
 @contextmanager
 def start_openssh_server(
-    directory: str | os.PathLike, *, timeout: float = 10, extra_config: Sequence[str] = ()
+    directory: str | os.PathLike, *, timeout: float = 10, extra_config: Sequence[str] = (), sftp: bool = True
 ) -> Iterator[SshServer]:
     """Start sshd in ``directory`` (created if needed), yield its SshServer, stop it.
 
-    ``extra_config`` lines (``"MaxSessions 10"``) override the defaults.
+    ``extra_config`` lines (``"MaxSessions 10"``) override the defaults;
+    ``sftp=False`` leaves out the SFTP subsystem, as some hardened servers do.
     """
     path = sshd_path()
     if path is None:
@@ -105,7 +108,7 @@ def start_openssh_server(
     for _attempt in range(5):  # a free port can be taken between probe and bind
         port = free_port()
         config = root / "sshd_config"
-        config.write_text(_config(root, port, keys.host_key, authorized, home, extra_config))
+        config.write_text(_config(root, port, keys.host_key, authorized, home, extra_config, sftp))
         log = root / "sshd.log"
         with open(log, "wb") as log_file:
             process = subprocess.Popen(

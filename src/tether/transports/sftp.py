@@ -30,6 +30,10 @@ from .native import open_with_retry
 READ_AHEAD = 8 << 20
 
 
+class SftpUnavailable(Exception):
+    """The server refused the SFTP subsystem (the machine then uses its shell)."""
+
+
 class SftpVague(OSError):
     """The server answered only "failure" (SFTP v3): the cause is unknown."""
 
@@ -52,8 +56,13 @@ class SftpSession:
     """The SFTP client of one connection, for blocking callers."""
 
     def __init__(self, conn: Any, host: str) -> None:
+        import asyncssh
+
         self.host = host
-        self._client = ssh_portal.call(open_with_retry, conn.start_sftp_client)
+        try:
+            self._client = ssh_portal.call(open_with_retry, conn.start_sftp_client)
+        except (asyncssh.ChannelOpenError, asyncssh.SFTPError) as exc:
+            raise SftpUnavailable(f"{host} offers no SFTP: {exc}") from exc
 
     def _call(self, path: str, operation: Callable[[], Awaitable[Any]]) -> Any:
         import asyncssh
