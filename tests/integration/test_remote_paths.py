@@ -1,8 +1,10 @@
 """RemotePath against the real sshd fixture, on SshMachine, NativeSshMachine and PuttyMachine."""
 
 import errno
+import gc
 import os
 import shutil
+import time
 
 import pytest
 
@@ -257,3 +259,17 @@ def test_native_paths_without_sftp_use_the_shell(tmp_path, sshd_server):
             with pytest.raises(OSError) as info:
                 (d / "sub").rmdir()
             assert info.value.errno == errno.ENOTEMPTY
+
+
+def test_a_writer_dropped_without_close_commits_nothing(rem, d):
+    (d / "kept").write("old")
+    for mode in ("w", "wb"):
+        f = (d / "kept").open(mode)
+        f.write("half" if mode == "w" else b"half")
+        del f
+        gc.collect()
+    assert (d / "kept").read() == "old"
+    deadline = time.monotonic() + 5
+    while len(d.list()) > 1 and time.monotonic() < deadline:  # the remote side cleans up
+        time.sleep(0.02)
+    assert [p.name for p in d.list()] == ["kept"]

@@ -81,6 +81,11 @@ class AtomicFile(io.RawIOBase):
         else:
             self.close()
 
+    def __del__(self) -> None:
+        # dropped without close(): that is no commit (io's default would close, i.e. commit)
+        if not self.closed:
+            self.abort()
+
 
 class TreeWriter(io.RawIOBase):
     """A tar stream unpacked beside ``path``, moved into place at ``close()``.
@@ -138,6 +143,11 @@ class TreeWriter(io.RawIOBase):
             self.abort()
         else:
             self.close()
+
+    def __del__(self) -> None:
+        # dropped without close(): that is no commit (io's default would close, i.e. commit)
+        if not self.closed:
+            self.abort()
 
 
 def tree_reader(path: str) -> ChannelReader:

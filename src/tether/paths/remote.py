@@ -305,8 +305,15 @@ class _TextWriter(io.TextIOWrapper):
         if kind is None:
             self.close()
             return
+        self._abort()
+
+    def _abort(self) -> None:
         self._remote.abort()
         try:
             self.close()
         except ValueError:  # the buffer's flush meets the aborted file
             pass
+
+    def __del__(self) -> None:
+        if not self.closed:  # dropped without close(): no commit
+            self._abort()

@@ -257,6 +257,11 @@ class RemoteWriter(io.RawIOBase):
         else:
             self.close()
 
+    def __del__(self) -> None:
+        # dropped without close(): that is no commit (io's default would close, i.e. commit)
+        if not self.closed:
+            self.abort()
+
 
 def _write_all(stream: Any, data: Any) -> None:
     # an unbuffered pipe (a native channel's) may take part of a big write
