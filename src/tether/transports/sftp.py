@@ -195,7 +195,12 @@ class SftpReader(io.RawIOBase):
         if self.closed:
             return
         if self._next is not None:
-            self._next.cancel()
+            # let the piece in flight land first: closing the handle under asyncssh's
+            # parallel requests makes them fail noisily on the loop
+            try:
+                self._next.result(30)
+            except Exception:  # noqa: BLE001 - whatever it was, we no longer want it
+                pass
         handle = self._handle
         try:
             self._session._call(self._path, handle.close)
