@@ -199,7 +199,7 @@ class SftpReader(io.RawIOBase):
             # parallel requests makes them fail noisily on the loop
             try:
                 self._next.result(30)
-            except Exception:
+            except Exception:  # whatever it was, we no longer want it
                 pass
         handle = self._handle
         try:
