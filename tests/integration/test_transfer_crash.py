@@ -4,6 +4,7 @@ The server is this test's own (``private_sshd_server``) and runs on this
 machine, so after the crash the test looks at the destination directly.
 """
 
+import gc
 import os
 import shutil
 import time
@@ -53,6 +54,10 @@ def test_killed_sshd_leaves_no_partial_file(kind, before, private_sshd_server, t
             rem.upload(source, target, progress=progress)
     finally:
         rem.close()
+        # the failed transfer's streams sit in the traceback's frames: finalize them now, not
+        # during some later ast.parse (CPython 3.11 then fails with "AST constructor recursion
+        # depth mismatch" when a finalizer runs Python code mid-parse)
+        gc.collect()
     assert killed_at, "the upload ended before the server could be killed"
     # the orphaned remote shell sees its input end without the commit frame and removes its temp file
     deadline = time.monotonic() + 10
@@ -83,5 +88,9 @@ def test_killed_sshd_mid_download_keeps_the_local_file(kind, private_sshd_server
             rem.download(source, local_dir, progress=progress)
     finally:
         rem.close()
+        # the failed transfer's streams sit in the traceback's frames: finalize them now, not
+        # during some later ast.parse (CPython 3.11 then fails with "AST constructor recursion
+        # depth mismatch" when a finalizer runs Python code mid-parse)
+        gc.collect()
     assert killed_at, "the download ended before the server could be killed"
     assert os.listdir(local_dir) == ["remote.bin"] and (local_dir / "remote.bin").read_text() == "old content"

@@ -136,29 +136,44 @@ def start_openssh_server(
 
 
 def kill_sshd(pid: int) -> None:
-    """SIGKILL sshd ``pid`` and the sshd processes below it (one per connection), by PID."""
-    doomed = [pid, *(child for child in _descendants(pid) if _is_sshd(child))]
-    for each in doomed:
-        try:
-            os.kill(each, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    """SIGKILL sshd ``pid`` and the sshd processes below it (one per connection), by PID.
+
+    Repeated until no sshd is left below it: a connection forking just then
+    must not survive the crash.
+    """
+    # the listener goes last: once it is dead its children belong to init and no longer show below it
+    for _round in range(5):
+        doomed = [child for child in _descendants(pid) if _is_sshd(child)]
+        if not doomed:
+            break
+        for each in doomed:
+            try:
+                os.kill(each, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.01)
+    os.kill(pid, signal.SIGKILL)
 
 
 def _descendants(pid: int) -> list[int]:
-    found: list[int] = []
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except FileNotFoundError:
-        return found
-    for task in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{task}/children") as f:
-                children = [int(c) for c in f.read().split()]
-        except (FileNotFoundError, ProcessLookupError):
+    # from every process's parent in /proc/*/stat (/proc/PID/task/*/children may
+    # miss a child forked meanwhile); a killed sshd's children keep their old
+    # parent until it is reaped, so they are still found on the next round
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
             continue
-        for child in children:
-            found += [child, *_descendants(child)]
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+            continue
+        parents.setdefault(ppid, []).append(int(entry))
+    found, pending = [], [pid]
+    while pending:
+        for child in parents.get(pending.pop(), []):
+            found.append(child)
+            pending.append(child)
     return found
 
 
