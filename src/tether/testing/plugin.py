@@ -2,7 +2,8 @@
 
 ``sshd_server`` is a session-wide OpenSSH sshd when ``sshd`` is installed,
 else the embedded asyncssh server; ``TETHER_TEST_SERVER=openssh|embedded``
-forces one. The run's header says which one it uses.
+forces one. ``private_sshd_server`` is one test's own sshd, for tests that
+crash it (``server.kill()``). The run's header says which one it uses.
 """
 
 from __future__ import annotations
