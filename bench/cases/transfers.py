@@ -15,8 +15,9 @@ from harness import Case, MedianBelow, NoSlowerThan, Variant
 SIZE = 256 << 20
 
 _FILES = f"""
-import os, shutil, subprocess, tempfile
+import atexit, os, shutil, subprocess, tempfile
 work = tempfile.mkdtemp(prefix='tether-bench-xfer-', dir='/dev/shm' if os.path.isdir('/dev/shm') else None)
+atexit.register(shutil.rmtree, work, True)  # also when a failing variant never reaches its teardown
 src, dst = os.path.join(work, 'src.bin'), os.path.join(work, 'dst.bin')
 with open(src, 'wb') as f:
     for _ in range({SIZE >> 20}):
