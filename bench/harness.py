@@ -167,6 +167,7 @@ class Case:
     needs_sshd: bool = False
     fixtures: tuple[str, ...] = ()
     reference: str | None = None
+    bytes_per_op: int = 0  # set for transfer cases: the report then shows MB/s beside the median
 
     def __post_init__(self) -> None:
         names = [v.name for v in self.variants]
@@ -633,6 +634,10 @@ def fmt_time(seconds: float) -> str:
     return f"{seconds / 1e-9:.3g} ns"
 
 
+def _rate(size: int, seconds: float) -> str:
+    return f" ({size / seconds / 1e6:.0f} MB/s)" if size and seconds > 0 else ""
+
+
 def print_report(console: Any, results: Sequence[CaseResult], cases: dict[str, Case]) -> None:
     """The table (case, variant, median, p90, tether/peer, peak RSS, n), its notes, the goals."""
     from rich.table import Table
@@ -661,7 +666,8 @@ def print_report(console: Any, results: Sequence[CaseResult], cases: dict[str, C
             else:
                 colour = ("green" if v.ratio <= 1 else "red") if v.name in goal_peers else "dim"
                 ratio = f"[{colour}]{v.ratio:.2f}[/]"
-            table.add_row(*cells, fmt_time(v.stats["median"]), fmt_time(v.stats["p90"]),
+            median = fmt_time(v.stats["median"]) + _rate(cases[result.name].bytes_per_op, v.stats["median"])
+            table.add_row(*cells, median, fmt_time(v.stats["p90"]),
                           ratio, rss, str(int(v.stats["n"])))
         table.add_section()
     console.print(table)

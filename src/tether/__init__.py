@@ -9,7 +9,11 @@
 The async API is :mod:`tether.aio`; errors live in :mod:`tether.exceptions`.
 """
 
-from . import connection, process
+from . import (
+    connection,
+    path,  # tether.path.copy/move/delete between machines
+    process,
+)
 from .commands.base import ERROUT, BaseCommand, Command
 from .commands.modifiers import BG, FG, NOHUP, RETCODE, TEE, TF
 from .connection import Connection
@@ -27,6 +31,7 @@ from .exceptions import (
     RedirectionError,
     ShellSessionError,
     TetherError,
+    TransferError,
 )
 from .machines.container import DockerMachine, KubernetesMachine, OpenShiftMachine, PodmanMachine
 from .machines.job import BY_POSITION, BY_TYPE
@@ -71,9 +76,11 @@ __all__ = [
     "ShellSessionError",
     "SshMachine",
     "TetherError",
+    "TransferError",
     "connect",
     "connection",
     "local",
+    "path",
     "process",
 ]
 

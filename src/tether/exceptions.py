@@ -23,6 +23,7 @@ subclasses the stdlib class a caller would naturally catch::
     │   ├── FrameError (ValueError)          a line too long, or not a JSON object
     │   ├── RemoteError (RuntimeError)       a Service or the Manager answered with an error
     │   └── RequestTimedOut (TimeoutError)   no reply within the request's timeout
+    ├── TransferError (OSError)              a file transfer or remote file write did not complete
     └── PortalError (RuntimeError)           a sync call made from tether's own event loop
 
 Every class pickles and unpickles intact: exceptions cross process boundaries
@@ -52,6 +53,7 @@ __all__ = [
     "RedirectionError",
     "ShellSessionError",
     "TetherError",
+    "TransferError",
     "TunnelError",
 ]
 
@@ -312,3 +314,17 @@ class RequestTimedOut(NetworkError, TimeoutError):
         self.timeout = timeout
         super().__init__(f"no reply to {request} within {timeout} s")
         self._keep((request, timeout), {})
+class TransferError(TetherError, OSError):
+    """A transfer or remote file write did not complete; the destination kept its old content.
+
+    Also an ``OSError``, as a failed local file copy would be.
+    """
+
+    def __init__(self, message: str, host: str | None = None) -> None:
+        self.host = host
+        self.message = message
+        super().__init__(message)
+        self._keep((message, host), {})
+
+    def __str__(self) -> str:
+        return self.message

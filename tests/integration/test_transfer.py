@@ -83,3 +83,25 @@ def test_interrupted_upload_leaves_the_old_content(rem, tmp_path):
             time.sleep(0.05)
         assert (d / "big").read() == "old"
         assert [p.name for p in d.list()] == ["big"]
+
+
+def test_async_machines_transfer_too(sshd_server, tmp_path):
+    import asyncio
+
+    from tether import aio
+
+    s = sshd_server
+    (tmp_path / "a.txt").write_text("async")
+
+    async def main():
+        async with aio.NativeSshMachine(
+            s.host, user=s.user, port=s.port, keyfile=s.client_key, known_hosts=s.known_hosts
+        ) as rem:
+            seen = []
+            up = await rem.upload(tmp_path / "a.txt", str(tmp_path / "up.txt"), progress=lambda *p: seen.append(p))
+            back = await rem.download(str(up), tmp_path / "back.txt")
+            await rem.close()
+            return seen, back
+
+    seen, back = asyncio.run(main())
+    assert back.read() == "async" and seen[-1] == (5, 5)

@@ -28,6 +28,7 @@ SAMPLES = [
     exc.FrameError("line too long"),
     exc.RemoteError("ZeroDivisionError: division by zero", "ZeroDivisionError", ["Traceback", "  x"], "S"),
     exc.RequestTimedOut("S.power", 2.0),
+    exc.TransferError("writing /x on h: the remote side stopped reading", "h"),
 ]
 
 

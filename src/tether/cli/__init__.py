@@ -44,3 +44,7 @@ def run(argv: tuple[str, ...], timeout: float | None) -> None:
 from .network import network as _network  # noqa: E402
 
 main.add_command(_network)
+from .transfer import get, put  # noqa: E402 - registered after the group exists
+
+main.add_command(put)
+main.add_command(get)

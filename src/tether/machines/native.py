@@ -22,13 +22,15 @@ from __future__ import annotations
 
 import concurrent.futures
 import signal
+import threading
 from typing import Any
 
 from .._portal import ssh_portal
 from ..commands.plan import Plan, Stage
-from ..exceptions import ProcessTimedOut
+from ..exceptions import ConnectError, ProcessTimedOut
 from ..transports.base import DEVNULL, PIPE
 from ..transports.native import open_connection, run_collected, start_process
+from ..transports.sftp import SftpSession, SftpUnavailable
 from .host_config import host_settings, split_hop
 from .job import check_exit, decode
 from .remote import DEFAULT_MAX_SESSIONS, AsyncRemoteMachine, RemoteMachine, check_name
@@ -74,6 +76,9 @@ class AsyncNativeSshMachine(AsyncRemoteMachine):
                       for hop_user, hop_host, hop_port in map(split_hop, settings.jumps)]  # fmt: skip
         self._conn: Any = None
         self._hop_conns: list[Any] = []
+        self._sftp: SftpSession | None = None
+        self._sftp_offered = True
+        self._sftp_lock = threading.Lock()
 
     def __repr__(self) -> str:
         who = f"{self.user}@" if self.user else ""
@@ -96,7 +101,35 @@ class AsyncNativeSshMachine(AsyncRemoteMachine):
             self._close_blocking()
             raise
 
+    def _make_path(self, *parts: Any) -> Any:
+        from ..paths.sftp_path import SftpPath
+
+        return SftpPath(self._facade(), *parts)
+
+    def sftp(self) -> SftpSession | None:
+        """The connection's SFTP session (opened on first use; it holds one channel).
+
+        None when the server offers no SFTP: paths then ask the shell, as on the other machines.
+        """
+        with self._sftp_lock:
+            if self._sftp is None and self._sftp_offered:
+                self._check_open()
+                if not self._channels.acquire(timeout=30):
+                    raise ConnectError(f"no free channel on {self.host} for SFTP", self.host)
+                try:
+                    self._sftp = SftpSession(self._conn, self.host)
+                except SftpUnavailable:
+                    self._channels.release()
+                    self._sftp_offered = False
+                except BaseException:
+                    self._channels.release()
+                    raise
+            return self._sftp
+
     def _disconnect(self) -> None:
+        sftp, self._sftp = self._sftp, None
+        if sftp is not None:
+            sftp.close()
         conn, self._conn = self._conn, None
         hops, self._hop_conns = self._hop_conns, []
         for each in [conn, *reversed(hops)]:

@@ -263,10 +263,21 @@ class AsyncRemoteMachine(AsyncMachine):
     def _make_path(self, *parts: Any) -> Any:
         from ..paths.remote import RemotePath
 
-        return RemotePath(self.facade, *parts)
+        return RemotePath(self._facade(), *parts)
+
+    def _facade(self) -> Any:
+        """The sync machine over this core; made on demand for a core used through ``tether.aio``."""
+        if self.facade is None:
+            self.facade = RemoteMachine._over(self)
+        return self.facade
 
     def path(self, *parts: Any) -> Any:
-        """A RemotePath; relative parts are taken from the remote working directory."""
+        """A RemotePath; relative parts are taken from the remote working directory.
+
+        A path starting with ``~`` is kept as it is, for ``expanduser()``.
+        """
+        if parts and isinstance(parts[0], str) and parts[0].startswith("~"):
+            return self._make_path(*parts)
         return self._make_path(str(self.cwd), *parts)
 
     def _resolve(self, name: Any) -> Any:
@@ -323,6 +334,19 @@ class AsyncRemoteMachine(AsyncMachine):
                     self._control(f"rm -rf -- {quote(str(path))}", retcode=None)
 
         return manage()
+
+    # -- transfers ---------------------------------------------------------------------
+    async def upload(self, src: Any, dst: Any, progress: Any = None) -> Any:
+        """Copy a local file or directory to ``dst`` here, atomically (see the sync ``upload``)."""
+        from .transfer import upload
+
+        return await asyncio.to_thread(upload, self._facade(), src, dst, progress)
+
+    async def download(self, src: Any, dst: Any, progress: Any = None) -> Any:
+        """Copy a file or directory from here to local ``dst``, atomically (see the sync ``download``)."""
+        from .transfer import download
+
+        return await asyncio.to_thread(download, self._facade(), src, dst, progress)
 
     # -- processes -------------------------------------------------------------------
     async def list_processes(self) -> list[ProcInfo]:
@@ -542,6 +566,14 @@ class RemoteMachine(Machine):
         # a machine dropped without close(), or still open at exit, still hangs up
         self._finalizer = weakref.finalize(self, aio._close_blocking)
 
+    @classmethod
+    def _over(cls, aio: AsyncRemoteMachine) -> RemoteMachine:
+        """A facade over a core someone else owns (an async machine): closing stays with the owner."""
+        facade = cls.__new__(cls)
+        Machine.__init__(facade, aio)
+        facade._finalizer = weakref.finalize(facade, lambda: None)
+        return facade
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.aio.host}>"
 
@@ -562,17 +594,23 @@ class RemoteMachine(Machine):
     def tempdir(self) -> Any:
         return self.aio.tempdir()
 
-    def upload(self, src: Any, dst: Any) -> Any:
-        """Copy a local file or directory to ``dst`` here (into it if it is a directory), atomically."""
+    def upload(self, src: Any, dst: Any, progress: Any = None) -> Any:
+        """Copy a local file or directory to ``dst`` here (into it if it is a directory), atomically.
+
+        ``progress(done, total)`` is called as bytes go (``total`` is None for a directory).
+        """
         from .transfer import upload
 
-        return upload(self, src, dst)
+        return upload(self, src, dst, progress)
 
-    def download(self, src: Any, dst: Any) -> Any:
-        """Copy a file or directory from here to local ``dst`` (into it if it is a directory), atomically."""
+    def download(self, src: Any, dst: Any, progress: Any = None) -> Any:
+        """Copy a file or directory from here to local ``dst`` (into it if it is a directory), atomically.
+
+        ``progress(done, total)`` is called as bytes arrive (``total`` is None for a directory).
+        """
         from .transfer import download
 
-        return download(self, src, dst)
+        return download(self, src, dst, progress)
 
     @property
     def uname(self) -> str:

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import os
 import posixpath
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import quote as url_quote
+
+from .pattern import Entry, depth_needed, select, split_patterns, walk_order
 
 
 class BasePath:
@@ -158,6 +161,92 @@ class BasePath:
         from fnmatch import fnmatchcase
 
         return fnmatchcase(self.name, pattern)
+
+    # -- what each machine's subclass supplies ----------------------------------
+    def exists(self) -> bool:
+        raise NotImplementedError
+
+    def is_dir(self) -> bool:
+        raise NotImplementedError
+
+    def stat(self) -> os.stat_result:
+        raise NotImplementedError
+
+    def delete(self) -> None:
+        raise NotImplementedError
+
+    def _reader(self) -> Any:
+        """A binary file reading the content (the source end of a copy)."""
+        raise NotImplementedError
+
+    def _writer(self, mode: int | None = None) -> Any:
+        """An atomic writer of the content: ``write``, ``close`` commits, ``abort`` discards."""
+        raise NotImplementedError
+
+    def _tree_reader(self) -> Any:
+        """The directory's content as a tar stream."""
+        raise NotImplementedError
+
+    def _tree_writer(self) -> Any:
+        """An atomic writer of the directory from a tar stream."""
+        raise NotImplementedError
+
+    # -- listing, shared: a machine supplies _scan ---------------------------
+    def _scan(self, depth: int | None) -> list[Entry]:
+        """Everything below this directory, ``depth`` levels deep (None: all)."""
+        raise NotImplementedError
+
+    def glob(self, pattern: str | Iterable[str]) -> list[Any]:
+        """Paths matching ``pattern`` (or any of several), sorted; ``**`` recurses.
+
+        ``p // "*.py"`` and ``p // ("*.py", "*.txt")`` say the same.
+        """
+        patterns = split_patterns(pattern)
+        entries = self._scan(depth_needed(patterns)) if self.is_dir() else []
+        found = select(patterns, entries)
+        return [self._new(self._path, *parts) for parts in found]
+
+    def __floordiv__(self, pattern: str | Iterable[str]) -> list[Any]:
+        return self.glob(pattern)
+
+    def walk(
+        self,
+        filter: Callable[[Any], bool] = lambda p: True,
+        dir_filter: Callable[[Any], bool] = lambda p: True,
+    ) -> Iterator[Any]:
+        """Every path below this directory, depth first; ``dir_filter`` prunes descent.
+
+        Links to directories are yielded but not followed.
+        """
+        made: dict[tuple[str, ...], Any] = {}
+
+        def path(parts: tuple[str, ...]) -> Any:
+            if parts not in made:
+                made[parts] = self._new(self._path, *parts)
+            return made[parts]
+
+        order = walk_order(self._scan(None), lambda parts: filter(path(parts)), lambda parts: dir_filter(path(parts)))
+        for parts in order:
+            yield path(parts)
+
+    # -- content, shared: a machine supplies read/write -----------------------
+    def read(self, encoding: str | None = "utf-8") -> Any:
+        raise NotImplementedError
+
+    def write(self, data: str | bytes, encoding: str = "utf-8") -> None:
+        raise NotImplementedError
+
+    def read_bytes(self) -> bytes:
+        return self.read(None)
+
+    def read_text(self, encoding: str = "utf-8") -> str:
+        return self.read(encoding)
+
+    def write_bytes(self, data: bytes) -> None:
+        self.write(data)
+
+    def write_text(self, data: str, encoding: str = "utf-8") -> None:
+        self.write(data, encoding)
 
 
 def _text(part: Any) -> str:

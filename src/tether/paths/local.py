@@ -16,16 +16,16 @@ from __future__ import annotations
 
 import builtins
 import errno
-import glob
 import os
 import shutil
-import stat as stat_module
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
 from .base import BasePath
+from .local_stream import AtomicFile, TreeWriter, tree_reader
+from .pattern import Entry
 
 
 class LocalPath(BasePath):
@@ -81,29 +81,21 @@ class LocalPath(BasePath):
             for entry in entries:
                 yield self / entry.name
 
-    def walk(
-        self,
-        filter: Callable[[LocalPath], bool] = lambda p: True,
-        dir_filter: Callable[[LocalPath], bool] = lambda p: True,
-    ) -> Iterator[LocalPath]:
-        """Every path below this directory (depth first); ``dir_filter`` prunes descent."""
-        for path in self.list():
-            if filter(path):
-                yield path
-            if path.is_dir() and not path.is_symlink() and dir_filter(path):
-                yield from path.walk(filter, dir_filter)
-
-    def glob(self, pattern: str | Iterable[str]) -> builtins.list[LocalPath]:
-        """Paths matching ``pattern`` (or any of several), sorted; ``**`` recurses."""
-        patterns = [pattern] if isinstance(pattern, str) else list(pattern)
-        found: set[str] = set()
-        for pat in patterns:
-            full = os.path.join(glob.escape(self._path), pat)
-            found.update(glob.glob(full, recursive=True))
-        return [LocalPath(p) for p in sorted(found)]
-
-    def __floordiv__(self, pattern: str | Iterable[str]) -> builtins.list[LocalPath]:
-        return self.glob(pattern)
+    def _scan(self, depth: int | None) -> builtins.list[Entry]:
+        entries = []
+        top = self._path
+        for directory, dirs, files in os.walk(top):
+            rel = os.path.relpath(directory, top)
+            prefix = () if rel == "." else tuple(rel.split(os.sep))
+            if depth is not None and len(prefix) + 1 >= depth:
+                dirs_kept: builtins.list[str] = []
+            else:
+                dirs_kept = [d for d in dirs if not os.path.islink(os.path.join(directory, d))]
+            for name in dirs + files:
+                full = os.path.join(directory, name)
+                entries.append(Entry((*prefix, name), os.path.isdir(full), os.path.islink(full)))
+            dirs[:] = dirs_kept
+        return entries
 
     def resolve(self, strict: bool = False) -> LocalPath:
         return LocalPath(os.path.realpath(self._path, strict=strict))
@@ -126,12 +118,6 @@ class LocalPath(BasePath):
         with open(self._path, encoding=encoding, newline="") as f:
             return f.read()
 
-    def read_bytes(self) -> bytes:
-        return self.read(None)
-
-    def read_text(self, encoding: str = "utf-8") -> str:
-        return self.read(encoding)
-
     def write(self, data: str | bytes, encoding: str = "utf-8", mode: str | None = None) -> None:
         """Replace the file's content atomically: a reader sees old or new, never half.
 
@@ -145,11 +131,18 @@ class LocalPath(BasePath):
         with atomic_writer(self._path) as f:
             f.write(payload)
 
-    def write_bytes(self, data: bytes) -> None:
-        self.write(data)
+    # the ends of a copy between machines (tether.paths.cross)
+    def _reader(self) -> IO[bytes]:
+        return open(self._path, "rb", buffering=0)
 
-    def write_text(self, data: str, encoding: str = "utf-8") -> None:
-        self.write(data, encoding)
+    def _writer(self, mode: int | None = None) -> AtomicFile:
+        return AtomicFile(self._path, mode)
+
+    def _tree_reader(self) -> Any:
+        return tree_reader(self._path)
+
+    def _tree_writer(self) -> TreeWriter:
+        return TreeWriter(self._path)
 
     # -- changes ---------------------------------------------------------------
     def mkdir(self, mode: int = 0o777, parents: bool = True, exist_ok: bool = True) -> None:
@@ -189,16 +182,27 @@ class LocalPath(BasePath):
     def rmdir(self) -> None:
         os.rmdir(self._path)
 
-    def move(self, dst: Any) -> LocalPath:
-        """Move to ``dst`` (into it when it is a directory); returns the new path."""
+    def move(self, dst: Any) -> Any:
+        """Move to ``dst`` (into it when it is a directory); returns the new path.
+
+        ``dst`` may be on another machine (a RemotePath): see :mod:`tether.paths.cross`.
+        """
+        if _elsewhere(dst):
+            from .cross import move
+
+            return move(self, dst)
         target = _local_target(self, dst)
         shutil.move(self._path, target._path)
         return target
 
     rename = move
 
-    def copy(self, dst: Any, override: bool = False) -> LocalPath:
-        """Copy the file or directory tree to ``dst`` (into it when it is a directory)."""
+    def copy(self, dst: Any, override: bool = False) -> Any:
+        """Copy the file or directory tree to ``dst`` (into it when it is a directory; on any machine)."""
+        if _elsewhere(dst):
+            from .cross import copy
+
+            return copy(self, dst, override=override)
         target = _local_target(self, dst)
         if target.exists():
             if not override:
@@ -227,9 +231,13 @@ class LocalPath(BasePath):
         os.link(self._path, os.fspath(dst))
 
 
+def _elsewhere(dst: Any) -> bool:
+    return isinstance(dst, BasePath) and not isinstance(dst, LocalPath)
+
+
 def _local_target(src: LocalPath, dst: Any) -> LocalPath:
     if not isinstance(dst, (str, os.PathLike)):
-        raise TypeError(f"cannot copy or move a LocalPath to {type(dst).__name__}; use tether.path.copy")
+        raise TypeError(f"cannot copy or move a LocalPath to {type(dst).__name__}")
     target = LocalPath(dst)
     return target / src.name if target.is_dir() else target
 
@@ -254,36 +262,8 @@ def atomic_writer(path: str) -> Iterator[IO[bytes]]:
     and renamed over ``path``; the old file's permissions are kept. On error the
     temporary file is removed and ``path`` is untouched.
     """
-    directory = os.path.dirname(path) or "."
-    fd, temp = tempfile.mkstemp(prefix=".tether-", suffix=".part", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            os.chmod(temp, stat_module.S_IMODE(os.stat(path).st_mode))
-        except FileNotFoundError:
-            os.chmod(temp, 0o666 & ~_umask())
-        os.replace(temp, path)
-    except BaseException:
-        try:
-            os.unlink(temp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def _umask() -> int:
-    # /proc tells without the set-and-restore race of os.umask in threaded code
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except OSError:
-        pass
-    return 0o022
+    with AtomicFile(path) as f:
+        yield f  # type: ignore[misc]
 
 
 @contextmanager

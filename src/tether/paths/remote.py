@@ -1,24 +1,59 @@
 """Paths on a remote machine: ``rem.path("/bin") / "ls"``.
 
-Queries run in the machine's control shell (one round trip each, no new
-process); listings come back NUL-delimited, so any file name survives.
-Contents move through a command's stdin and stdout, byte for byte.
+::
+
+    p = rem.path("/srv/app")
+    p // ("*.py", "**/*.txt")        # one round trip, however deep
+    (p / "conf.ini").read()          # text; read(None) gives bytes
+    (p / "new.ini").write("x = 1")   # atomic: a temp file beside it, renamed when complete
+    with (p / "big.log").open("rb") as f:   # streams; nothing held in memory
+        head = f.read(4096)
+
+Queries and changes run in the machine's control shell (one round trip each,
+no new process); listings come back NUL-delimited and every name reaches the
+shell quoted, so names with spaces, newlines, quotes, unicode or a leading
+``-`` all work. Contents stream over channels of their own
+(:mod:`tether.paths.remote_stream`). A failed change raises the ``OSError``
+subclass pathlib would (``FileNotFoundError``, ``FileExistsError``, ...),
+naming the path and host.
 """
 
 from __future__ import annotations
 
 import builtins
-import posixpath
+import errno
+import io
+import os
 import re
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Iterator
+from typing import IO, Any
 
-from ..commands.base import Command
 from ..commands.quoting import quote
+from ..transports.base import PIPE
 from .base import BasePath
+from .pattern import Entry
+from .remote_stream import (
+    RECEIVE_TREE,
+    SEND_TREE,
+    Channel,
+    ChannelReader,
+    RemoteWriter,
+    script_line,
+)
 
-# glob metacharacters we let the remote shell expand; everything else is escaped
-_GLOB_META = re.compile(r"(\*\*|[*?]|\[[^\]/]*\])")
+# what the remote's error message says -> errno (GNU coreutils' wording)
+_ERRNO_BY_TEXT = [
+    ("No such file or directory", errno.ENOENT),
+    ("File exists", errno.EEXIST),
+    ("Not a directory", errno.ENOTDIR),
+    ("Is a directory", errno.EISDIR),
+    ("Directory not empty", errno.ENOTEMPTY),
+    ("Permission denied", errno.EACCES),
+    ("Operation not permitted", errno.EPERM),
+]
+_USER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9._-]*\Z")
+# GNU stat: raw mode (hex), ino, dev, nlink, uid, gid, size, atime, mtime, ctime
+_STAT_FORMAT = "%f %i %d %h %u %g %s %X %Y %Z"
 
 
 class RemotePath(BasePath):
@@ -30,11 +65,14 @@ class RemotePath(BasePath):
         self._machine = machine
         super().__init__(*parts)
 
-    def _new(self, *parts: Any) -> RemotePath:
-        return RemotePath(self._machine, *parts)
+    def _new(self, *parts: Any) -> Any:
+        return type(self)(self._machine, *parts)
 
-    def __rtruediv__(self, other: Any) -> RemotePath:
-        return RemotePath(self._machine, other, self._path)
+    def __rtruediv__(self, other: Any) -> Any:
+        return type(self)(self._machine, other, self._path)
+
+    def __repr__(self) -> str:
+        return f"<RemotePath {self._path}>"  # whatever serves it (the shell, or SFTP)
 
     def _same_machine(self, other: BasePath) -> bool:
         return getattr(other, "_machine", None) is self._machine
@@ -52,11 +90,28 @@ class RemotePath(BasePath):
     def as_uri(self, scheme: str = "ssh") -> str:
         return super().as_uri(scheme)
 
+    # -- the control shell -------------------------------------------------------
+    @property
+    def _q(self) -> str:
+        return quote(self._path)
+
     def _test(self, flag: str) -> bool:
-        rc, _, _ = self._machine._control(f"test {flag} {quote(self._path)}", retcode=None)
+        rc, _, _ = self._machine._control(f"test {flag} {self._q}", retcode=None)
         return rc == 0
 
-    # -- queries ---------------------------------------------------------------
+    def _do(self, line: str, path: Any = None) -> str:
+        """Run ``line``; its stdout, or the OSError its stderr describes."""
+        rc, out, err = self._machine._control(line, retcode=None)
+        if rc != 0:
+            raise self._error(err, path if path is not None else self._path)
+        return str(out)
+
+    def _error(self, stderr: str, path: Any) -> OSError:
+        code = next((number for text, number in _ERRNO_BY_TEXT if text in stderr), errno.EIO)
+        said = stderr.strip().splitlines()[-1] if stderr.strip() else os.strerror(code)
+        return OSError(code, f"{said} (on {self._machine.host})", str(path))
+
+    # -- queries -------------------------------------------------------------------
     def exists(self) -> bool:
         return self._test("-e")
 
@@ -71,76 +126,194 @@ class RemotePath(BasePath):
 
     isfile, isdir, islink = is_file, is_dir, is_symlink
 
+    def stat(self) -> os.stat_result:
+        """The file's status, following symlinks (``lstat`` does not)."""
+        return self._stat("-L ")
+
+    def lstat(self) -> os.stat_result:
+        return self._stat("")
+
+    def _stat(self, follow: str) -> os.stat_result:
+        fields = self._do(f"stat {follow}-c '{_STAT_FORMAT}' -- {self._q}").split()
+        mode, *rest = fields
+        return os.stat_result((int(mode, 16), *map(int, rest)))
+
+    @property
+    def uid(self) -> int:
+        return self.stat().st_uid
+
+    @property
+    def gid(self) -> int:
+        return self.stat().st_gid
+
     def list(self) -> builtins.list[RemotePath]:
         """The directory's entries, sorted by name."""
-        line = f"cd {quote(self._path)} && for f in * .*; do [ -e \"$f\" ] || [ -L \"$f\" ] || continue; " \
-            "case $f in .|..) continue;; esac; printf '%s\\0' \"$f\"; done"
-        _, out, _ = self._machine._control(line)
-        return [self / name for name in sorted(_nul_split(out))]
+        return [self / entry.parts[0] for entry in sorted(self._scan(1), key=lambda e: e.parts)]
 
     def iterdir(self) -> Iterator[RemotePath]:
         return iter(self.list())
 
-    def glob(self, pattern: str | Iterable[str]) -> builtins.list[RemotePath]:
-        """Paths matching ``pattern`` (or any of several), sorted; ``**`` recurses."""
-        patterns = [pattern] if isinstance(pattern, str) else builtins.list(pattern)
-        found: set[str] = set()
-        for pat in patterns:
-            found.update(self._glob_one(pat))
-        return [RemotePath(self._machine, p) for p in sorted(found)]
+    def _scan(self, depth: int | None) -> builtins.list[Entry]:
+        # %y: own type, %Y: type through a link, %P: path below the start point
+        limit = f" -maxdepth {int(depth)}" if depth is not None else ""
+        out = self._do(f"cd -- {self._q} && find . -mindepth 1{limit} -printf '%y%Y%P\\0'")
+        return [
+            Entry(tuple(record[2:].split("/")), record[1] == "d", record[0] == "l")
+            for record in out.split("\0")
+            if len(record) > 2
+        ]
 
-    def __floordiv__(self, pattern: str | Iterable[str]) -> builtins.list[RemotePath]:
-        return self.glob(pattern)
+    def resolve(self, strict: bool = False) -> RemotePath:
+        flag = "-e" if strict else "-m"
+        return self._new(self._do(f"readlink {flag} -- {self._q}").rstrip("\n"))
 
-    def _glob_one(self, pattern: str) -> builtins.list[str]:
-        if "**" in pattern:
-            # find(1) does the recursion; -path matches the rest of the pattern
-            rest = pattern.replace("**/", "*").replace("**", "*")
-            line = f"find {quote(self._path)} -path {quote(posixpath.join(self._path, rest))} -print0"
-            _, out, _ = self._machine._control(line, retcode=None)
-            return _nul_split(out)
-        words = "".join(
-            part if _GLOB_META.fullmatch(part) else quote(part) for part in _GLOB_META.split(pattern) if part
-        )
-        line = f"cd {quote(self._path)} && for f in {words}; do [ -e \"$f\" ] || [ -L \"$f\" ] || continue; " \
-            "printf '%s\\0' \"$f\"; done"
-        _, out, _ = self._machine._control(line, retcode=None)
-        return [posixpath.join(self._path, name) for name in _nul_split(out)]
+    def readlink(self) -> RemotePath:
+        return self._new(self._do(f"readlink -- {self._q}")[:-1])
 
-    # -- content ---------------------------------------------------------------
+    def expanduser(self) -> RemotePath:
+        """``~`` and ``~user`` at the start become home directories (the remote's)."""
+        text = self._path
+        if not text.startswith("~"):
+            return self
+        user, _, rest = text[1:].partition("/")
+        if not user:
+            home = self._machine.env.get("HOME") or self._machine.aio._state().home  # what the shell's ~ means
+        elif _USER_NAME.match(user):
+            home = self._do(f"printf '%s' ~{user}")  # the name is checked: tilde expansion needs it bare
+            if home.startswith("~"):
+                raise LookupError(f"no user {user!r} on {self._machine.host}")
+        else:
+            raise ValueError(f"not a user name: {user!r}")
+        return self._new(home, rest) if rest else self._new(home)
+
+    # -- content ----------------------------------------------------------------------
+    def open(self, mode: str = "r", buffering: int = -1, encoding: str | None = None, **text_options: Any) -> IO[Any]:
+        """A streaming file: ``"r"``/``"rb"`` read, ``"w"``/``"wb"`` write (atomically, at close).
+
+        A write that ends in an exception (in a ``with`` block) leaves the old
+        file as it was.
+        """
+        kind = mode.replace("t", "")
+        if kind not in ("r", "rb", "w", "wb"):
+            raise ValueError(f"remote files open with 'r', 'rb', 'w' or 'wb', not {mode!r}")
+        raw: Any = self._reader() if kind.startswith("r") else self._writer()
+        if "b" in kind:
+            return io.BufferedReader(raw, max(buffering, io.DEFAULT_BUFFER_SIZE)) if kind == "rb" else raw
+        return _text(raw, kind, encoding or "utf-8", text_options)
+
+    def _reader(self) -> ChannelReader:
+        return self._read_command(f"exec cat -- {self._q}", f"reading {self._path}")
+
+    def _read_command(self, line: str, what: str) -> ChannelReader:
+        return ChannelReader(Channel.remote(self._machine, line, stdout=PIPE), what)
+
+    def _writer(self, mode: int | None = None) -> RemoteWriter:
+        return RemoteWriter(self._machine, self._path, mode=mode)
+
+    def _tree_reader(self) -> ChannelReader:
+        return self._read_command(script_line(SEND_TREE, self._path), f"packing {self._path}")
+
+    def _tree_writer(self) -> RemoteWriter:
+        return RemoteWriter(self._machine, self._path, script=RECEIVE_TREE)
+
     def read(self, encoding: str | None = "utf-8") -> Any:
-        """The file's text (``encoding=None`` for bytes)."""
-        data: bytes = Command(self._machine, "cat", encoding=None)(self._path)
+        """The file's content: text, or bytes when ``encoding`` is None."""
+        with self._reader() as f:
+            data = f.readall()
         return data if encoding is None else data.decode(encoding)
 
     def write(self, data: str | bytes, encoding: str = "utf-8") -> None:
         """Replace the content atomically: written beside the file, then renamed over it."""
         payload = data.encode(encoding) if isinstance(data, str) else bytes(data)
-        script = 't=$(mktemp "$1.tether-XXXXXX") && cat >"$t" && mv -f "$t" "$1" || { rm -f "$t"; exit 1; }'
-        (self._machine["sh"]["-c", script, "sh", self._path] << payload)()
+        with self._writer() as f:
+            f.write(payload)
 
-    # -- changes ---------------------------------------------------------------
+    # -- changes -------------------------------------------------------------------------
     def mkdir(self, mode: int | None = None, parents: bool = True, exist_ok: bool = True) -> None:
-        flags = "-p " if parents else ""
-        if mode is not None:
-            flags += f"-m {mode:o} "
-        if exist_ok and not parents:
-            self._machine._control(f"test -d {quote(self._path)} || mkdir {flags}{quote(self._path)}")
-        else:
-            self._machine._control(f"mkdir {flags}-- {quote(self._path)}")
+        """Create the directory (with parents, quietly if it exists, as plumbum does)."""
+        flags = ("-p " if parents else "") + (f"-m {mode:o} " if mode is not None else "")
+        if exist_ok and self.is_dir():
+            return
+        if parents and not exist_ok and self.exists():
+            raise FileExistsError(errno.EEXIST, f"File exists (on {self._machine.host})", self._path)
+        self._do(f"mkdir {flags}-- {self._q}")
 
     def touch(self) -> None:
-        self._machine._control(f"touch -- {quote(self._path)}")
+        self._do(f"touch -- {self._q}")
 
     def delete(self) -> None:
         """Remove the file, link or directory tree; a missing path is fine."""
-        self._machine._control(f"rm -rf -- {quote(self._path)}")
+        self._do(f"rm -rf -- {self._q}")
 
     remove = delete
 
+    def unlink(self, missing_ok: bool = False) -> None:
+        line = f"rm {'-f ' if missing_ok else ''}-- {self._q}"
+        if self.is_dir() and not self.is_symlink():
+            raise IsADirectoryError(errno.EISDIR, f"Is a directory (on {self._machine.host})", self._path)
+        self._do(line)
+
+    def rmdir(self) -> None:
+        self._do(f"rmdir -- {self._q}")
+
     def chmod(self, mode: int) -> None:
-        self._machine._control(f"chmod {mode:o} -- {quote(self._path)}")
+        self._do(f"chmod {mode:o} -- {self._q}")
+
+    def chown(self, owner: int | str | None = None, group: int | str | None = None, recursive: bool = False) -> None:
+        """Change owner and/or group (names or ids); ``recursive`` for a whole tree."""
+        if owner is None and group is None:
+            raise ValueError("chown needs an owner, a group or both")
+        spec = ("" if owner is None else str(owner)) + ("" if group is None else f":{group}")
+        self._do(f"chown {'-R ' if recursive else ''}-- {quote(spec)} {self._q}")
+
+    def symlink(self, dst: Any) -> None:
+        """Create ``dst`` (on this machine) as a symbolic link pointing at this path."""
+        self._do(f"ln -s -- {self._q} {quote(str(self._new(dst)))}", dst)
+
+    def link(self, dst: Any) -> None:
+        self._do(f"ln -- {self._q} {quote(str(self._new(dst)))}", dst)
+
+    def move(self, dst: Any) -> Any:
+        """Move to ``dst`` (into it when it is a directory), on this machine or another."""
+        from .cross import move
+
+        return move(self, dst)
+
+    rename = move
+
+    def copy(self, dst: Any, override: bool = False) -> Any:
+        """Copy the file or tree to ``dst`` (into it when it is a directory), on this machine or another."""
+        from .cross import copy
+
+        return copy(self, dst, override=override)
 
 
-def _nul_split(text: str) -> builtins.list[str]:
-    return [name for name in text.split("\0") if name]
+def _text(raw: Any, kind: str, encoding: str, options: dict) -> IO[str]:
+    if kind == "r":
+        return io.TextIOWrapper(io.BufferedReader(raw), encoding=encoding, **options)
+    return _TextWriter(raw, encoding, options)
+
+
+class _TextWriter(io.TextIOWrapper):
+    """Text over a RemoteWriter: a ``with`` block that raises discards the file, as in binary mode."""
+
+    def __init__(self, raw: RemoteWriter, encoding: str, options: dict) -> None:
+        super().__init__(io.BufferedWriter(raw), encoding=encoding, **options)
+        self._remote = raw
+
+    def __exit__(self, kind: Any, *rest: Any) -> None:
+        if kind is None:
+            self.close()
+            return
+        self._abort()
+
+    def _abort(self) -> None:
+        self._remote.abort()
+        try:
+            self.close()
+        except ValueError:  # the buffer's flush meets the aborted file
+            pass
+
+    def __del__(self) -> None:
+        if not self.closed:  # dropped without close(): no commit
+            self._abort()

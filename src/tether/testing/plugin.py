@@ -8,6 +8,8 @@ forces one. The run's header says which one it uses.
 ``docker_host`` is podman's Docker-compatible socket for the ``docker`` CLI
 (see :mod:`tether.testing.containers`). Both skip, saying why, where podman
 or docker is missing.
+forces one. ``private_sshd_server`` is one test's own sshd, for tests that
+crash it (``server.kill()``). The run's header says which one it uses.
 """
 
 from __future__ import annotations
@@ -103,3 +105,12 @@ def docker_host(podman_container: str, tmp_path_factory: pytest.TempPathFactory)
     directory = tmp_path_factory.mktemp("podsock")
     with podman_docker_service(podman, str(directory)) as url:
         yield url
+@pytest.fixture
+def private_sshd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
+    """An OpenSSH sshd of this test's own, which it may kill (``server.kill()``)."""
+    from .sshd import sshd_path, start_openssh_server
+
+    if sshd_path() is None:
+        pytest.skip("a killable server needs OpenSSH's sshd (apt-get install openssh-server)")
+    with start_openssh_server(tmp_path_factory.mktemp("private-sshd")) as server:
+        yield server

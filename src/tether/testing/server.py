@@ -28,6 +28,20 @@ class SshServer:
     host_key_fingerprint: str
     ssh_config: Path
     home: Path
+    pid: int | None = None  # the listening sshd's, for servers in a process of their own
+
+    def kill(self) -> None:
+        """Crash the server: SIGKILL the listening sshd and every sshd serving a connection.
+
+        The commands those connections started are left running, as after a
+        real crash: they see their input end and must clean up by themselves.
+        Only for a private server (``private_sshd_server``): the others are shared.
+        """
+        if self.pid is None:
+            raise RuntimeError(f"the {self.kind} server runs in this process; only an OpenSSH server can be killed")
+        from .sshd import kill_sshd
+
+        kill_sshd(self.pid)
 
     def ssh_argv(self, *command: str) -> list[str]:
         """argv of the system ``ssh`` client running ``command`` on this server."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 import getpass
 import os
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
@@ -48,7 +49,9 @@ def sshd_version() -> str:
     return text.split(",")[0] if text else "unknown"
 
 
-def _config(directory: Path, port: int, host_key: Path, authorized_keys: Path, home: Path, extra: Sequence[str]) -> str:
+def _config(
+    directory: Path, port: int, host_key: Path, authorized_keys: Path, home: Path, extra: Sequence[str], sftp: bool = True
+) -> str:
     # sshd takes the first value it reads for a keyword: extra lines go first to override
     return "\n".join([
         *extra,
@@ -73,7 +76,7 @@ def _config(directory: Path, port: int, host_key: Path, authorized_keys: Path, h
         "PrintLastLog no",
         "UseDNS no",
         "LogLevel ERROR",
-        "Subsystem sftp internal-sftp",
+        *(["Subsystem sftp internal-sftp"] if sftp else []),
         "AcceptEnv LANG LC_* TETHER_*",
         # the clean environment: an empty HOME (no rc files) and a plain PATH
         f"SetEnv HOME={home} PATH={_CLEAN_PATH}",
@@ -83,11 +86,12 @@ def _config(directory: Path, port: int, host_key: Path, authorized_keys: Path, h
 
 @contextmanager
 def start_openssh_server(
-    directory: str | os.PathLike, *, timeout: float = 10, extra_config: Sequence[str] = ()
+    directory: str | os.PathLike, *, timeout: float = 10, extra_config: Sequence[str] = (), sftp: bool = True
 ) -> Iterator[SshServer]:
     """Start sshd in ``directory`` (created if needed), yield its SshServer, stop it.
 
-    ``extra_config`` lines (``"MaxSessions 10"``) override the defaults.
+    ``extra_config`` lines (``"MaxSessions 10"``) override the defaults;
+    ``sftp=False`` leaves out the SFTP subsystem, as some hardened servers do.
     """
     path = sshd_path()
     if path is None:
@@ -104,7 +108,7 @@ def start_openssh_server(
     for _attempt in range(5):  # a free port can be taken between probe and bind
         port = free_port()
         config = root / "sshd_config"
-        config.write_text(_config(root, port, keys.host_key, authorized, home, extra_config))
+        config.write_text(_config(root, port, keys.host_key, authorized, home, extra_config, sftp))
         log = root / "sshd.log"
         with open(log, "wb") as log_file:
             process = subprocess.Popen(
@@ -123,11 +127,62 @@ def start_openssh_server(
         kind="openssh", host="127.0.0.1", port=port, user=user, client_key=keys.client_key,
         client_key_ppk=keys.client_key_ppk, known_hosts=known_hosts, host_public_key=keys.host_public_key,
         host_key_fingerprint=keys.host_key_fingerprint, ssh_config=ssh_config, home=home,
+        pid=process.pid,
     )
     try:
         yield server
     finally:
         _stop(process)
+
+
+def kill_sshd(pid: int) -> None:
+    """SIGKILL sshd ``pid`` and the sshd processes below it (one per connection), by PID.
+
+    Repeated until no sshd is left below it: a connection forking just then
+    must not survive the crash.
+    """
+    # the listener goes last: once it is dead its children belong to init and no longer show below it
+    for _round in range(5):
+        doomed = [child for child in _descendants(pid) if _is_sshd(child)]
+        if not doomed:
+            break
+        for each in doomed:
+            try:
+                os.kill(each, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.01)
+    os.kill(pid, signal.SIGKILL)
+
+
+def _descendants(pid: int) -> list[int]:
+    # from every process's parent in /proc/*/stat (/proc/PID/task/*/children may
+    # miss a child forked meanwhile); a killed sshd's children keep their old
+    # parent until it is reaped, so they are still found on the next round
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+            continue
+        parents.setdefault(ppid, []).append(int(entry))
+    found, pending = [], [pid]
+    while pending:
+        for child in parents.get(pending.pop(), []):
+            found.append(child)
+            pending.append(child)
+    return found
+
+
+def _is_sshd(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().startswith("sshd")
+    except (FileNotFoundError, ProcessLookupError):
+        return False
 
 
 def _wait_until_ready(process: subprocess.Popen, port: int, timeout: float) -> bool:

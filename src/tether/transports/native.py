@@ -154,6 +154,8 @@ class ChannelProcess:
             raise subprocess.TimeoutExpired("ssh channel", timeout or 0) from None
         except BaseException:
             pass
+        # the future wakes its waiters before it runs its callbacks: _finished may not have run yet
+        self._finished(self._done)
         assert self.returncode is not None
         return self.returncode
 
@@ -187,7 +189,8 @@ async def start_process(conn: Any, line: str, stdin: Any, stdout: Any, stderr: A
         remote_in = _source(stdin, ends, given)
         remote_out = _target(stdout, "stdout", ends, given)
         remote_err = subprocess.STDOUT if stderr == subprocess.STDOUT else _target(stderr, "stderr", ends, given)
-        process = await open_with_retry(lambda: conn.create_process(line, encoding=None))
+        command = line.encode("utf-8", "surrogateescape")  # a name that is not UTF-8 travels as its bytes
+        process = await open_with_retry(lambda: conn.create_process(command, encoding=None))
     except BaseException:
         for end in ends.values():
             end.close()
