@@ -24,9 +24,9 @@ import sys
 from array import array
 from typing import Any
 
-try:  # the same class under tether's error root, when tether is importable
+if __name__.startswith("tether."):  # the same class under tether's error root
     from tether.exceptions import TetherError as _ErrorBase
-except ImportError:  # pragma: no cover - on a remote agent, only the stdlib exists
+else:  # pragma: no cover - shipped to a remote agent (see tether.agent.bootstrap): stdlib only
 
     class _ErrorBase(Exception):  # type: ignore[no-redef]
         pass

@@ -15,7 +15,12 @@ subclasses the stdlib class a caller would naturally catch::
     │   ├── AuthenticationError              the server refused our credentials
     │   └── HostKeyError                     unknown or changed host key
     ├── ClosedError                          the machine/session was used after close()
-    └── PortalError (RuntimeError)           a sync call made from tether's own event loop
+    ├── PortalError (RuntimeError)           a sync call made from tether's own event loop
+    ├── AgentError (ConnectionError)         the remote Python agent died, would not start, broke the protocol
+    ├── FrameTooLarge (ValueError)           an agent frame over the size limit (size, limit, direction)
+    ├── ChannelClosed (EOFError)             receive() on an agent channel that the other side closed
+    └── RemoteError                          code run by the agent raised (remote_type, message, traceback)
+        └── (on the fly) RemoteError + the builtin class, e.g. FileNotFoundError
 
 Every class pickles and unpickles intact: exceptions cross process boundaries
 (multiprocessing, the agent), and a half-restored exception hides the cause.
@@ -29,17 +34,21 @@ from collections.abc import Iterable
 from typing import Any
 
 __all__ = [
+    "AgentError",
     "AuthenticationError",
+    "ChannelClosed",
     "ClosedError",
     "CommandLineError",
     "CommandNotFound",
     "ConnectError",
+    "FrameTooLarge",
     "HostKeyError",
     "PortalError",
     "ProcessExecutionError",
     "ProcessLineTimedOut",
     "ProcessTimedOut",
     "RedirectionError",
+    "RemoteError",
     "ShellSessionError",
     "TetherError",
 ]
@@ -217,3 +226,97 @@ class ClosedError(TetherError):
 
 class PortalError(TetherError, RuntimeError):
     """A blocking tether call was made from tether's own event-loop thread: use ``tether.aio``."""
+
+
+# -- the agent (tether.agent) ----------------------------------------------------
+
+
+class AgentError(TetherError, ConnectionError):
+    """The remote Python agent could not start, died, or broke the protocol.
+
+    Raised ``from`` the transport error behind it when there is one.
+    """
+
+    def __init__(self, message: str, host: str | None = None) -> None:
+        self.host = host
+        self.message = message
+        super().__init__(message)
+        self._keep((message, host), {})
+
+    def __str__(self) -> str:
+        return f"{self.message} (host: {self.host})" if self.host else self.message
+
+
+class FrameTooLarge(TetherError, ValueError):
+    """An agent frame is over the size limit; one being sent is refused before any byte goes out."""
+
+    def __init__(self, size: int, limit: int, direction: str = "send") -> None:
+        self.size = size
+        self.limit = limit
+        self.direction = direction
+        hint = " (split the data, or raise max_frame=)" if direction == "send" else ""
+        super().__init__(f"a {size}-byte agent frame exceeds the {limit}-byte limit ({direction}){hint}")
+        self._keep((size, limit, direction), {})
+
+
+class ChannelClosed(TetherError, EOFError):
+    """``receive()`` on an agent channel that is closed and has nothing left to read."""
+
+
+class RemoteError(TetherError):
+    """Code run by the agent raised. ``remote_type``, ``message``, ``remote_traceback``, ``host``.
+
+    When the remote exception is a builtin one, the error raised locally is
+    also an instance of that builtin (``except FileNotFoundError`` works): see
+    :func:`remote_error_class`.
+    """
+
+    builtin: str | None = None
+
+    def __init__(
+        self,
+        remote_type: str,
+        message: str,
+        remote_traceback: str = "",
+        host: str | None = None,
+        remote_args: tuple = (),
+    ) -> None:
+        self.remote_type = remote_type
+        self.message = message
+        self.remote_traceback = remote_traceback
+        self.host = host
+        self.remote_args = tuple(remote_args)
+        # the builtin base sees the remote args, so OSError gets errno/filename back
+        super().__init__(*(self.remote_args or (message,)))
+        self._keep((remote_type, message, remote_traceback, host, self.remote_args), {})
+
+    def __str__(self) -> str:
+        where = f" on {self.host}" if self.host else ""
+        text = f"{self.remote_type}{where}: {self.message}"
+        if self.remote_traceback:
+            text += "\n\nRemote traceback:\n" + self.remote_traceback.rstrip("\n")
+        return text
+
+    def __reduce__(self) -> tuple:
+        return (_rebuild_remote, (self.builtin, self._init_args), self.__dict__ or None)
+
+
+_REMOTE_CLASSES: dict[str, type] = {}
+
+
+def remote_error_class(builtin: str | None) -> type[RemoteError]:
+    """RemoteError, or a subclass of both it and the builtin exception class named ``builtin``."""
+    import builtins
+
+    base = getattr(builtins, builtin, None) if builtin else None
+    if not (isinstance(base, type) and issubclass(base, Exception)) or issubclass(base, TetherError):
+        return RemoteError
+    cls = _REMOTE_CLASSES.get(base.__name__)
+    if cls is None:
+        cls = type(base.__name__, (RemoteError, base), {"builtin": base.__name__, "__module__": __name__})
+        _REMOTE_CLASSES[base.__name__] = cls
+    return cls
+
+
+def _rebuild_remote(builtin: str | None, args: tuple) -> RemoteError:
+    return remote_error_class(builtin)(*args)

@@ -428,6 +428,7 @@ class AsyncRemoteMachine(AsyncMachine):
     def _close_blocking(self) -> None:
         if self._closed:
             return
+        self._close_agent_blocking()
         session, self._control_session = self._control_session, None
         if session is not None:
             if self._remote is not None and session.alive:
