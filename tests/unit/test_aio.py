@@ -10,6 +10,7 @@ import tether
 import tether.aio
 from tether import PortalError, ProcessTimedOut
 from tether._portal import portal
+from tether.agent import Agent, AsyncAgent
 from tether.machines.local import AsyncLocalMachine, LocalMachine
 from tether.machines.native import AsyncNativeSshMachine, NativeSshMachine
 from tether.machines.putty import AsyncPuttyMachine, PuttyMachine
@@ -22,6 +23,7 @@ TWINS = [
     (AsyncSshMachine, SshMachine),
     (AsyncNativeSshMachine, NativeSshMachine),
     (AsyncPuttyMachine, PuttyMachine),
+    (AsyncAgent, Agent),
 ]
 
 
@@ -102,3 +104,22 @@ def test_portal_survives_fork():
         os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_async_agent_calls_are_coroutines_and_generators_async_iterators():
+    source = "def add(a, b):\n    return a + b\ndef count(n):\n    yield from range(n)\n"
+
+    async def main():
+        mod = await tether.aio.local.import_module(source)
+        total = await mod.add(2, 3)
+        gathered = await asyncio.gather(*(mod.add(i, i) for i in range(50)))
+        items = [i async for i in await mod.count(4)]
+        channel = await tether.aio.local.remote_exec("for x in channel:\n    channel.send(-x)\n")
+        channel.send(5)
+        echoed = await channel.receive()
+        channel.close()
+        await (await tether.aio.local.agent()).close()
+        return total, gathered, items, echoed
+
+    total, gathered, items, echoed = asyncio.run(main())
+    assert total == 5 and gathered == [2 * i for i in range(50)] and items == [0, 1, 2, 3] and echoed == -5

@@ -20,6 +20,10 @@ SAMPLES = [
     exc.HostKeyError("unknown host key", "h"),
     exc.ClosedError("closed"),
     exc.PortalError("wrong thread"),
+    exc.AgentError("the agent exited (exit code 1)", "h"),
+    exc.FrameTooLarge(17 << 20, 16 << 20, "send"),
+    exc.ChannelClosed("no more items"),
+    exc.RemoteError("foo.MyError", "bad", "Traceback ...", "h", ("bad",)),
 ]
 
 

@@ -70,8 +70,9 @@ class AsyncAgent:
 
     @property
     def failed(self) -> bool:
-        """True once it has died or been closed (a new agent is then needed)."""
-        return self.connection._failure is not None
+        """True once it has died or been closed, or its event loop has ended (a new agent is then needed)."""
+        loop = self.connection._loop
+        return self.connection._failure is not None or (loop is not None and loop.is_closed())
 
     async def start(self) -> None:
         """Start the remote interpreter (once; later calls wait for the same start)."""

@@ -140,7 +140,7 @@ class AgentConnection:
             message = f"the agent ({self.python} -I) did not start{detail}"
             if tail:
                 message += f"; its stderr: {tail}"
-            self._failure = (message, exc)
+            self._fail(message, exc)
             raise AgentError(message, self.host) from exc
         version, self.pid, self.python_version = ready
         self._last_seen = self._loop.time()
@@ -288,6 +288,11 @@ class AgentConnection:
         inboxes, self._inboxes = self._inboxes, {}
         for inbox in inboxes.values():
             inbox.put_nowait((DEAD, self._failure))
+        if self._job is not None and self._job.stdin is not None:
+            try:  # the agent's stdin: EOF tells it to go, and the pipe is not leaked
+                self._job.stdin.close()
+            except (OSError, RuntimeError):
+                pass
 
     async def _kill(self) -> None:
         job = self._job

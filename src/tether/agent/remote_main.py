@@ -18,6 +18,7 @@ code, or a child process writing to its inherited stdout, cannot corrupt a
 frame.
 """
 
+import linecache
 import logging
 import os
 import queue
@@ -133,7 +134,7 @@ class Agent:
         try:
             name, source = codec.decode(payload)
             module = types.ModuleType(name)
-            module.__file__ = f"<tether:{name}>"
+            module.__file__ = remember_source(name, source)
             exec(compile(source, module.__file__, "exec"), module.__dict__)
             self.modules[ident] = module
             functions = sorted(k for k, v in vars(module).items() if callable(v) and not k.startswith("_"))
@@ -179,7 +180,7 @@ class Agent:
         error = None
         try:
             source, name = codec.decode(payload)
-            namespace = {"__name__": "__channelexec__", "channel": channel, "__file__": f"<tether:{name}>"}
+            namespace = {"__name__": "__channelexec__", "channel": channel, "__file__": remember_source(name, source)}
             exec(compile(source, namespace["__file__"], "exec"), namespace)
         except BaseException as exc:
             error = error_payload(exc)
@@ -262,6 +263,13 @@ class Channel:
             self.sent_close = True
             self.agent.send(framing.CLOSE, self.ident, None if error is None else [
                 "RuntimeError", "RuntimeError", str(error), "", []])
+
+
+def remember_source(name, source):
+    """A file name for shipped source, whose lines tracebacks can then show."""
+    filename = f"<tether:{name}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    return filename
 
 
 def error_payload(exc):
