@@ -33,7 +33,7 @@ else:  # pragma: no cover - shipped to a remote agent (see tether.agent.bootstra
     class _ErrorBase(Exception):  # type: ignore[no-redef]
         pass
 
-__all__ = ["MAX_DEPTH", "CodecError", "decode", "encode"]
+__all__ = ["MAX_DEPTH", "CodecError", "decode", "encode", "list_header"]
 
 #: how deeply containers may nest (a guard against stack exhaustion on decode)
 MAX_DEPTH = 64
@@ -79,6 +79,15 @@ def encode(value: Any) -> bytes:
             "(None, bool, int, float, str, bytes, list, tuple, dict, set and frozenset only)"
         ) from None
     return b"".join(parts)
+
+
+def list_header(count: int) -> bytes:
+    """The first bytes of a list of ``count`` items: followed by their encodings, a valid encoding.
+
+    Lets a caller encode the parts of a list that never change once, and
+    only the rest per use.
+    """
+    return _TAGGED_U32.pack(_LIST, count)
 
 
 class _Unsupported(Exception):
@@ -261,7 +270,7 @@ def _decode(view: memoryview, pos: int, depth: int) -> tuple[Any, int]:
                 key, pos = _decode(view, pos, depth)
                 mapping[_hashable(key)], pos = _decode(view, pos, depth)
             return mapping, pos
-        items = []
+        items: list = []
         append = items.append
         for _ in range(count):
             item, pos = _decode(view, pos, depth)

@@ -15,6 +15,7 @@ that builtin, so ``except FileNotFoundError`` works unchanged.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import inspect
 import types
@@ -60,13 +61,38 @@ def settle(conn: AgentConnection, kind: int, payload: Any) -> Any:
 
 def start_call(conn: AgentConnection, kind: int, value: Any, blocking: bool) -> tuple[int, Any]:
     """Send one request; ``(id, inbox)`` for its replies."""
+    return start_encoded(conn, kind, codec.encode(value), blocking)
+
+
+def start_encoded(conn: AgentConnection, kind: int, payload: bytes, blocking: bool) -> tuple[int, Any]:
     ident, inbox = conn.open_inbox(blocking)
     try:
-        conn.post(kind, ident, value)
+        conn.post_raw(kind, ident, payload)
     except BaseException:
         conn.drop_inbox(ident)
         raise
     return ident, inbox
+
+
+#: frames bigger than this are written from a worker thread, so the event loop never waits on a pipe
+_BIG = 256 * 1024
+
+
+async def start_encoded_async(conn: AgentConnection, kind: int, payload: bytes) -> tuple[int, Any]:
+    if len(payload) < _BIG:
+        return start_encoded(conn, kind, payload, False)
+    ident, inbox = conn.open_inbox(False)
+    try:
+        await asyncio.to_thread(conn.post_raw, kind, ident, payload)
+    except BaseException:
+        conn.drop_inbox(ident)
+        raise
+    return ident, inbox
+
+
+def call_prefix(module: int, name: str) -> bytes:
+    """The unchanging start of a CALL payload ``[module, name, args, kwargs]``."""
+    return codec.list_header(4) + codec.encode(module) + codec.encode(name)
 
 
 class RemoteGenerator(Iterator):
@@ -155,10 +181,11 @@ class RemoteModule(_ModuleProxy):
     """A module shipped to the agent: ``remote_foo.listdir(".")`` calls it there and blocks."""
 
     def _function(self, name: str) -> Any:
-        conn, module = self._conn, self._ident
+        conn, prefix, encode = self._conn, call_prefix(self._ident, name), codec.encode
 
         def call(*args: Any, **kwargs: Any) -> Any:
-            ident, inbox = start_call(conn, framing.CALL, [module, name, args, kwargs], True)
+            payload = prefix + encode(args) + encode(kwargs)
+            ident, inbox = start_encoded(conn, framing.CALL, payload, True)
             kind, payload = inbox.get()
             if kind == framing.GENERATOR:
                 return RemoteGenerator(conn, ident, inbox)
@@ -172,10 +199,11 @@ class AsyncRemoteModule(_ModuleProxy):
     """The async flavour: ``await remote_foo.listdir(".")``; generators come back as async iterators."""
 
     def _function(self, name: str) -> Any:
-        conn, module = self._conn, self._ident
+        conn, prefix, encode = self._conn, call_prefix(self._ident, name), codec.encode
 
         async def call(*args: Any, **kwargs: Any) -> Any:
-            ident, inbox = start_call(conn, framing.CALL, [module, name, args, kwargs], False)
+            payload = prefix + encode(args) + encode(kwargs)
+            ident, inbox = await start_encoded_async(conn, framing.CALL, payload)
             kind, payload = await inbox.get()
             if kind == framing.GENERATOR:
                 return AsyncRemoteGenerator(conn, ident, inbox)

@@ -2,37 +2,40 @@
 
 ::
 
-    caller threads / coroutines                 tether's loop               remote python3 -I
-    ---------------------------                 -------------               -----------------
-    post(frame) --(outbox, one wakeup)-->       stdin.write  ---frames--->  reader -> worker pool
-    inbox.get()  <--(SimpleQueue / Queue)--     reader task  <--frames----  send() from workers
-                                                heartbeat    <--PING----->  heartbeat thread
+    caller threads / coroutines          this process                      remote python3 -I
+    ---------------------------          ------------                      -----------------
+    post(frame) --os.write (locked)-->   pipe -> machine's process  ---->  reader -> worker pool
+    inbox.get() <--SimpleQueue/future--  reader thread  <---------------   send() from workers
+                                         watch thread: stderr lines, PING <-> heartbeat thread
 
 The agent process is started through the machine's generic process API
-(``machine.aio.popen_command``), so any machine that can run a command can
-host an agent: local, OpenSSH, asyncssh, plink, container exec. Frames go
-on its stdin/stdout; its stderr (where the remote's own prints land) is
-logged line by line to ``tether.remote.<host>``.
+(``machine.aio.popen_command``) with OS pipes we create as its stdin, stdout
+and stderr, which every machine accepts (local, OpenSSH, asyncssh, plink,
+container exec). Owning the pipe ends lets the hot path skip the event loop
+entirely: a caller writes its frame itself and waits on its own inbox, which
+the reader thread fills. The agent's stderr (where the remote's own prints
+land) is logged line by line to ``tether.remote.<host>``.
 
-Every request gets an id; replies are routed to that id's *inbox*: a
-``queue.SimpleQueue`` for a blocking caller (woken straight from the loop
-thread, no extra hop) or an ``asyncio.Queue`` for a coroutine. When the
-agent dies, every inbox receives the failure, so no caller waits forever.
+When the agent dies, every inbox receives the failure, so no caller waits
+forever; it raises AgentError ``from`` the transport's error.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import logging
+import os
 import queue
+import select
 import sys
 import threading
+import time
 from typing import Any
 
 from .. import codec
 from ..exceptions import AgentError
-from ..transports.base import PIPE
 from . import framing
 from .bootstrap import loader, program
 
@@ -43,24 +46,38 @@ DEFAULT_THREADS = 32
 DEFAULT_START_TIMEOUT = 30.0
 DEAD = -1  # inbox item kind: the agent is gone; payload is (message, cause)
 _TERMINAL = {framing.RESULT, framing.ERROR, framing.END, framing.CLOSE}
+_READ = 1 << 20
 
 
 class AsyncInbox:
-    """An asyncio.Queue that the agent's loop may feed even when its reader runs on another loop."""
+    """Replies for a coroutine: a deque and at most one waiting future, fed from the reader thread."""
 
-    def __init__(self, agent_loop: asyncio.AbstractEventLoop | None) -> None:
+    __slots__ = ("_items", "_waiter", "loop")
+
+    def __init__(self) -> None:
         self.loop = asyncio.get_running_loop()
-        self.queue: asyncio.Queue = asyncio.Queue()
-        self._same_loop = agent_loop is self.loop
+        self._items: collections.deque = collections.deque()
+        self._waiter: asyncio.Future | None = None
 
     def put_nowait(self, item: Any) -> None:
-        if self._same_loop:
-            self.queue.put_nowait(item)
+        try:
+            self.loop.call_soon_threadsafe(self._deliver, item)
+        except RuntimeError:  # the caller's loop has ended: nobody waits any more
+            pass
+
+    def _deliver(self, item: Any) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            self._waiter = None
+            waiter.set_result(item)
         else:
-            self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
+            self._items.append(item)
 
     async def get(self) -> Any:
-        return await self.queue.get()
+        if self._items:
+            return self._items.popleft()
+        self._waiter = waiter = self.loop.create_future()
+        return await waiter
 
 
 def remote_logger(host: str | None) -> logging.Logger:
@@ -68,12 +85,13 @@ def remote_logger(host: str | None) -> logging.Logger:
 
 
 class AgentConnection:
-    """A Python interpreter on ``machine`` serving tether's frames. Start with ``await start()``; users hold :class:`tether.agent.Agent`.
+    """A Python interpreter on ``machine`` serving tether's frames. Start with ``await start()``.
 
     ``python`` is the interpreter to run (default: this one's path on the
     local machine, ``python3`` elsewhere); ``max_frame`` caps every frame
     both ways; ``heartbeat`` is the ping interval in seconds (either side
     gives up after three missed); ``threads`` caps the remote worker pool.
+    Users hold :class:`tether.agent.Agent`, which wraps this.
     """
 
     def __init__(
@@ -98,15 +116,17 @@ class AgentConnection:
         self.logger = remote_logger(self.host)
         self._ids = itertools.count(1)
         self._inboxes: dict[int, Any] = {}
-        self._outbox: list[bytes] = []
-        self._out_lock = threading.Lock()
-        self._flush_pending = False
+        self._write_lock = threading.Lock()
+        self._fail_lock = threading.Lock()
+        self._to_agent: int | None = None  # our end of its stdin
         self._job: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._tasks: list[asyncio.Task] = []
         self._failure: tuple[str, BaseException | None] | None = None
         self._last_seen = 0.0
         self._closing = False
+        self._stderr_tail: collections.deque = collections.deque(maxlen=10)
+        self._stopped = threading.Event()  # the reader has finished: the agent's stdout is closed
+        self._watched = threading.Event()  # the watcher has finished: its stderr is closed
 
     def __repr__(self) -> str:
         state = "dead" if self._failure else ("running" if self.pid else "unstarted")
@@ -114,7 +134,7 @@ class AgentConnection:
 
     @property
     def alive(self) -> bool:
-        return self._job is not None and self._failure is None
+        return self.pid is not None and self._failure is None
 
     # -- start ---------------------------------------------------------------------
     def _command(self) -> Any:
@@ -126,49 +146,43 @@ class AgentConnection:
         """Start the interpreter, send the program, wait for READY (AgentError if it never comes)."""
         self._loop = asyncio.get_running_loop()
         cmd = await asyncio.to_thread(self._command)  # resolving a remote name is a round trip
-        self._job = job = await self.machine.popen_command(cmd, stdin=PIPE, stdout=PIPE, stderr=PIPE)
-        errors: list[bytes] = []
-        self._tasks.append(asyncio.ensure_future(self._pump_stderr(job.stderr, errors)))
+        stdin_r, stdin_w = os.pipe()
+        stdout_r, stdout_w = os.pipe()
+        stderr_r, stderr_w = os.pipe()
         try:
-            job.stdin.write(program())
-            await job.stdin.drain()
-            ready = await asyncio.wait_for(self._handshake(job.stdout), self.start_timeout)
-        except (OSError, EOFError, asyncio.TimeoutError, asyncio.IncompleteReadError, AgentError) as exc:
+            self._job = await self.machine.popen_command(cmd, stdin=stdin_r, stdout=stdout_w, stderr=stderr_w)
+        except BaseException:
+            for fd in (stdin_w, stdout_r, stderr_r):
+                os.close(fd)
+            raise
+        finally:
+            for fd in (stdin_r, stdout_w, stderr_w):  # the process has its own copies now
+                os.close(fd)
+        self._to_agent = stdin_w
+        ready: asyncio.Future = self._loop.create_future()
+        threading.Thread(target=self._read, args=(stdout_r, ready), name="tether-agent-reader", daemon=True).start()
+        threading.Thread(target=self._watch, args=(stderr_r,), name="tether-agent-watch", daemon=True).start()
+        try:
+            await asyncio.to_thread(self._write, program())
+            version, self.pid, self.python_version = await asyncio.wait_for(ready, self.start_timeout)
+            if version != framing.PROTOCOL_VERSION:
+                raise AgentError(f"the agent speaks protocol {version}, we speak {framing.PROTOCOL_VERSION}")
+        except (OSError, EOFError, asyncio.TimeoutError, AgentError) as exc:
             await self._kill()
-            tail = b"".join(errors[-10:]).decode("utf-8", "replace").strip()
+            await asyncio.to_thread(self._watched.wait, 5)  # its last stderr lines, for the message
+            tail = " | ".join(self._stderr_tail)
             detail = f": {exc}" if str(exc) else f" ({type(exc).__name__})"
-            message = f"the agent ({self.python} -I) did not start{detail}"
-            if tail:
-                message += f"; its stderr: {tail}"
+            message = f"the agent ({self.python} -I) did not start{detail}" + (f"; its stderr: {tail}" if tail else "")
             self._fail(message, exc)
             raise AgentError(message, self.host) from exc
-        version, self.pid, self.python_version = ready
-        self._last_seen = self._loop.time()
-        self._tasks.append(asyncio.ensure_future(self._read(job.stdout)))
-        self._tasks.append(asyncio.ensure_future(self._beat()))
         log.debug("[%s] agent started: pid %s, Python %s", self.host or "local", self.pid, self.python_version)
 
-    async def _handshake(self, stdout: asyncio.StreamReader) -> tuple[int, int, str]:
-        skipped = 0
-        while True:
-            line = await stdout.readline()
-            if not line:
-                raise EOFError("the interpreter exited before it was ready")
-            ready = framing.parse_ready(line)
-            if ready is not None:
-                if ready[0] != framing.PROTOCOL_VERSION:
-                    raise AgentError(f"the agent speaks protocol {ready[0]}, we speak {framing.PROTOCOL_VERSION}")
-                return ready
-            skipped += len(line)
-            if skipped > framing.MAX_PREAMBLE:
-                raise AgentError(f"no READY line in the first {framing.MAX_PREAMBLE} bytes of output")
-
-    # -- output --------------------------------------------------------------------
+    # -- output: callers write their own frames ----------------------------------------
     def open_inbox(self, blocking: bool) -> tuple[int, Any]:
         """A new request id and the queue its replies will arrive in."""
         self.check_alive()
         ident = next(self._ids) & 0xFFFFFFFF
-        inbox: Any = queue.SimpleQueue() if blocking else AsyncInbox(self._loop)
+        inbox: Any = queue.SimpleQueue() if blocking else AsyncInbox()
         self._inboxes[ident] = inbox
         if self._failure is not None:  # it died between the check and now
             inbox.put_nowait((DEAD, self._failure))
@@ -178,41 +192,68 @@ class AgentConnection:
         self._inboxes.pop(ident, None)
 
     def post(self, kind: int, ident: int, value: Any) -> None:
-        """Queue a frame for the agent, from any thread (encoded here; FrameTooLarge refuses it)."""
+        """Send a frame to the agent, from any thread (encoded here; FrameTooLarge refuses it)."""
         self.post_raw(kind, ident, codec.encode(value))
 
     def post_raw(self, kind: int, ident: int, payload: bytes) -> None:
         frame = framing.pack(kind, ident, payload, self.max_frame)
         self.check_alive()
-        with self._out_lock:
-            self._outbox.append(frame)
-            if self._flush_pending:
-                return  # a flush is already on its way: it takes this frame too
-            self._flush_pending = True
-        assert self._loop is not None
-        self._loop.call_soon_threadsafe(self._flush)
+        try:
+            self._write(frame)
+        except OSError as exc:
+            self._fail("the pipe to the agent broke", exc)
+            self.check_alive()
 
-    def _flush(self) -> None:
-        with self._out_lock:
-            frames, self._outbox = self._outbox, []
-            self._flush_pending = False
-        if self._failure is None and frames:
+    def _write(self, data: bytes) -> None:
+        with self._write_lock:  # frames are written whole, one writer at a time
+            fd = self._to_agent
+            if fd is None:
+                raise BrokenPipeError("the agent's stdin is closed")
+            sent = os.write(fd, data)
+            if sent < len(data):  # a big frame: the pipe takes it in pieces
+                view = memoryview(data)
+                while sent < len(view):
+                    sent += os.write(fd, view[sent:])
+
+    # -- input: the reader thread -----------------------------------------------------
+    def _read(self, fd: int, ready: asyncio.Future) -> None:
+        try:
             try:
-                self._job.stdin.write(b"".join(frames))
-            except (OSError, RuntimeError) as exc:  # a closed transport
-                self._fail("the pipe to the agent broke", exc)
+                rest = self._handshake(fd)
+            except (OSError, EOFError, AgentError) as exc:
+                self._resolve(ready, exc)
+                return
+            self._resolve(ready, None, self._ready)
+            self._serve(fd, rest)
+        finally:
+            os.close(fd)
+            self._stopped.set()
 
-    # -- input ---------------------------------------------------------------------
-    async def _read(self, stdout: asyncio.StreamReader) -> None:
+    def _handshake(self, fd: int) -> bytes:
+        """Read up to the READY line (skipping a login shell's noise); the bytes after it."""
+        buffer = b""
+        while True:
+            line, newline, rest = buffer.partition(b"\n")
+            if newline:
+                found = framing.parse_ready(line + newline)
+                if found is not None:
+                    self._ready = found
+                    return rest
+                buffer = rest
+                continue
+            if len(buffer) > framing.MAX_PREAMBLE:
+                raise AgentError(f"no READY line in the first {framing.MAX_PREAMBLE} bytes of output")
+            chunk = os.read(fd, _READ)
+            if not chunk:
+                raise EOFError("the interpreter exited before it was ready")
+            buffer += chunk
+
+    def _serve(self, fd: int, data: bytes) -> None:
         decoder = framing.FrameDecoder(self.max_frame)
         inboxes = self._inboxes
-        assert self._loop is not None
         try:
             while True:
-                data = await stdout.read(1 << 20)
-                if not data:
-                    break
-                self._last_seen = self._loop.time()
+                self._last_seen = time.monotonic()
                 for kind, ident, payload in decoder.feed(data):
                     if kind == framing.LOG:
                         self._log(payload)
@@ -221,20 +262,29 @@ class AgentConnection:
                     if inbox is None:
                         continue  # a ping, or a reply nobody waits for any more
                     if kind in _TERMINAL:
-                        del inboxes[ident]
+                        inboxes.pop(ident, None)
                     inbox.put_nowait((kind, payload))
+                data = os.read(fd, _READ)
+                if not data:
+                    break
         except Exception as exc:  # FrameTooLarge, a reset pipe: the stream is lost
             self._fail("the agent's output could not be read", exc)
             return
         if not self._closing:
-            code = await self._exit_code()
+            code = self._exit_code_blocking()
             self._fail(f"the agent exited (exit code {code})", EOFError("the agent's stdout closed"))
 
-    async def _exit_code(self) -> int | None:
-        try:
-            return await asyncio.wait_for(self._job.wait(), 2)
-        except asyncio.TimeoutError:
-            return None
+    def _resolve(self, future: asyncio.Future, error: BaseException | None, value: Any = None) -> None:
+        def settle() -> None:
+            if future.done():
+                return
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(value)
+
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(settle)
 
     def _log(self, payload: bytes) -> None:
         try:
@@ -248,75 +298,112 @@ class AgentConnection:
         if self.logger.isEnabledFor(level):
             self.logger.handle(record)
 
-    async def _pump_stderr(self, stderr: asyncio.StreamReader, keep: list[bytes]) -> None:
-        """The remote's own stderr and stdout (prints), line by line, to tether.remote.<host>."""
-        while True:
-            line = await stderr.readline()
-            if not line:
-                return
-            keep.append(line)
-            del keep[:-20]
-            self.logger.info("%s", line.decode("utf-8", "replace").rstrip("\n"), extra={"remote_logger": "stderr"})
-
-    async def _beat(self) -> None:
-        assert self._loop is not None
-        while self._failure is None:
-            await asyncio.sleep(self.heartbeat)
-            if self._loop.time() - self._last_seen > 3 * self.heartbeat:
-                self._fail(f"no heartbeat from the agent for {3 * self.heartbeat:g} s", TimeoutError("heartbeat"))
-                await self._kill()
-                return
-            try:
-                self.post_raw(framing.PING, 0, b"N")
-            except AgentError:
-                return
+    # -- the watch thread: stderr lines and the heartbeat ------------------------------------
+    def _watch(self, fd: int) -> None:
+        """The remote's stderr (its prints too) to tether.remote.<host>; PING the agent; notice silence."""
+        pending = b""
+        next_ping = time.monotonic() + self.heartbeat
+        try:
+            while True:
+                now = time.monotonic()
+                readable, _, _ = select.select([fd], [], [], max(0.0, next_ping - now))
+                if readable:
+                    chunk = os.read(fd, 65536)
+                    if not chunk:
+                        break
+                    *lines, pending = (pending + chunk).split(b"\n")
+                    for line in lines:
+                        text = line.decode("utf-8", "replace")
+                        self._stderr_tail.append(text)
+                        self.logger.info("%s", text, extra={"remote_logger": "stderr"})
+                if time.monotonic() >= next_ping and self.pid is not None and self._failure is None:
+                    next_ping = time.monotonic() + self.heartbeat
+                    if time.monotonic() - self._last_seen > 3 * self.heartbeat:
+                        self._fail(f"no heartbeat from the agent for {3 * self.heartbeat:g} s", TimeoutError("heartbeat"))
+                        self._kill_blocking()
+                        continue
+                    try:
+                        self.post_raw(framing.PING, 0, b"N")
+                    except AgentError:
+                        pass
+        finally:
+            if pending:
+                self._stderr_tail.append(pending.decode("utf-8", "replace"))
+            os.close(fd)
+            self._watched.set()
 
     # -- failure and close ---------------------------------------------------------
     def check_alive(self) -> None:
         if self._failure is not None:
             message, cause = self._failure
             raise AgentError(message, self.host) from cause
-        if self._job is None:
+        if self._to_agent is None:
             raise AgentError("the agent is not started", self.host)
 
     def _fail(self, message: str, cause: BaseException | None) -> None:
-        """Mark the agent dead and wake every waiting caller with the reason."""
-        if self._failure is not None:
-            return
-        self._failure = (message, cause)
+        """Mark the agent dead, close its stdin and wake every waiting caller with the reason."""
+        with self._fail_lock:
+            if self._failure is not None:
+                return
+            self._failure = (message, cause)
         log.debug("[%s] agent failed: %s (%r)", self.host or "local", message, cause)
         inboxes, self._inboxes = self._inboxes, {}
         for inbox in inboxes.values():
             inbox.put_nowait((DEAD, self._failure))
-        if self._job is not None and self._job.stdin is not None:
-            try:  # the agent's stdin: EOF tells it to go, and the pipe is not leaked
-                self._job.stdin.close()
-            except (OSError, RuntimeError):
+        with self._write_lock:  # EOF on its stdin tells the agent to go
+            fd, self._to_agent = self._to_agent, None
+            if fd is not None:
+                os.close(fd)
+
+    def _exit_code_blocking(self) -> int | None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return None
+        try:
+            return asyncio.run_coroutine_threadsafe(self._exit_code(), loop).result(5)
+        except Exception:  # the loop stopped, or the process is slow to go
+            return None
+
+    async def _exit_code(self) -> int | None:
+        try:
+            return await asyncio.wait_for(self._job.wait(), 2)
+        except asyncio.TimeoutError:
+            return None
+
+    def _kill_blocking(self) -> None:
+        job = self._job
+        if job is not None and job.returncode is None:
+            try:
+                job.kill()
+            except Exception:  # the connection may be gone too
                 pass
 
     async def _kill(self) -> None:
-        job = self._job
-        if job is not None and job.returncode is None:
-            job.kill()
+        if self._job is not None and self._job.returncode is None:
+            await asyncio.to_thread(self._kill_blocking)
             await self._exit_code()
 
     async def close(self) -> None:
         """Ask the agent to exit, close its stdin, and wait for it (killed after 5 s)."""
-        if self._job is None or self._closing:
+        loop = self._loop
+        if self._job is None or self._closing or loop is None:
+            return
+        if loop is not asyncio.get_running_loop():  # started on another loop: its process lives there
+            if loop.is_running():
+                await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self.close(), loop))
+            else:
+                self._closing = True
+                self._kill_blocking()
+                self._fail("the agent was closed", None)
             return
         self._closing = True
-        if self._failure is None:
-            self._flush()
-            try:
-                self._job.stdin.write(framing.pack(framing.EXIT, 0, b"N"))
-                self._job.stdin.close()
-            except (OSError, RuntimeError):
-                pass
+        try:
+            self.post_raw(framing.EXIT, 0, b"N")
+        except AgentError:
+            pass
+        self._fail("the agent was closed", None)
         try:
             await asyncio.wait_for(self._job.wait(), 5)
         except asyncio.TimeoutError:
             await self._kill()
-        self._fail("the agent was closed", None)
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.to_thread(self._stopped.wait, 5)
