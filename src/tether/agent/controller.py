@@ -80,6 +80,18 @@ class AsyncInbox:
         return await waiter
 
 
+def _pipe() -> tuple[int, int]:
+    """A pipe with room for 1 MiB where the OS allows: bulk data then moves in few wake-ups."""
+    read_end, write_end = os.pipe()
+    try:
+        import fcntl
+
+        fcntl.fcntl(write_end, getattr(fcntl, "F_SETPIPE_SZ", 1031), _READ)
+    except OSError:  # over the system's pipe-max-size: the default size works too
+        pass
+    return read_end, write_end
+
+
 def remote_logger(host: str | None) -> logging.Logger:
     return logging.getLogger(f"tether.remote.{host or 'local'}")
 
@@ -146,8 +158,8 @@ class AgentConnection:
         """Start the interpreter, send the program, wait for READY (AgentError if it never comes)."""
         self._loop = asyncio.get_running_loop()
         cmd = await asyncio.to_thread(self._command)  # resolving a remote name is a round trip
-        stdin_r, stdin_w = os.pipe()
-        stdout_r, stdout_w = os.pipe()
+        stdin_r, stdin_w = _pipe()
+        stdout_r, stdout_w = _pipe()
         stderr_r, stderr_w = os.pipe()
         try:
             self._job = await self.machine.popen_command(cmd, stdin=stdin_r, stdout=stdout_w, stderr=stderr_w)
