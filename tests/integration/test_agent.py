@@ -316,3 +316,18 @@ def test_an_interpreter_that_is_not_there_is_a_clear_agent_error():
     bad = Agent(AsyncAgent(local.aio, python="/bin/false"))
     with pytest.raises(AgentError, match="did not start"):
         bad.start()
+
+
+def test_logging_first_imported_inside_a_call_is_forwarded_at_once(caplog):
+    """The agent imports logging only when shipped code does; not a record is lost for it."""
+    source = "def log_once():\n    import logging\n    logging.getLogger('late').error('from the call %d', 7)\n"
+    agent = Agent(AsyncAgent(local.aio))
+    agent.start()
+    try:
+        with caplog.at_level(logging.INFO, logger="tether.remote.local"):
+            agent.import_module(source).log_once()
+            agent.import_module("def ping():\n    return 1\n").ping()  # records travel before this reply
+        records = [r for r in caplog.records if r.getMessage() == "from the call 7"]
+        assert records and records[0].levelno == logging.ERROR and records[0].remote_logger == "late"
+    finally:
+        agent.close()

@@ -18,16 +18,19 @@ code, or a child process writing to its inherited stdout, cannot corrupt a
 frame.
 """
 
-import linecache
-import logging
 import os
-import queue
-import signal
 import sys
 import threading
 import time
-import traceback
 import types
+
+try:  # the C queue alone: the queue module would pull in heapq for nothing
+    from _queue import Empty, SimpleQueue
+except ImportError:  # pragma: no cover - unusual builds
+    from queue import Empty, SimpleQueue
+
+# logging, traceback, linecache and signal are imported only when needed: on
+# a small remote host, importing logging alone costs more than starting Python
 
 codec = sys.modules["tether_agent_codec"]
 framing = sys.modules["tether_agent_framing"]
@@ -49,7 +52,7 @@ class Agent:
         self._out = []  # frames waiting to be written (whoever holds _writing writes them)
         self._out_lock = threading.Lock()
         self._writing = False
-        self._work: queue.SimpleQueue = queue.SimpleQueue()
+        self._work: SimpleQueue = SimpleQueue()
         self._idle = 0
         self._threads = 0
         self._pool_lock = threading.Lock()
@@ -223,7 +226,7 @@ class Channel:
     def __init__(self, agent, ident):
         self.agent = agent
         self.ident = ident
-        self.inbox: queue.SimpleQueue = queue.SimpleQueue()
+        self.inbox: SimpleQueue = SimpleQueue()
         self.closed = False
         self.sent_close = False
 
@@ -237,7 +240,7 @@ class Channel:
             raise EOFError("the channel is closed")
         try:
             payload = self.inbox.get(timeout=timeout)
-        except queue.Empty:
+        except Empty:
             raise TimeoutError(f"no item within {timeout} s") from None
         if payload is _CLOSED:
             self.closed = True
@@ -267,6 +270,8 @@ class Channel:
 
 def remember_source(name, source):
     """A file name for shipped source, whose lines tracebacks can then show."""
+    import linecache
+
     filename = f"<tether:{name}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     return filename
@@ -274,6 +279,8 @@ def remember_source(name, source):
 
 def error_payload(exc):
     """[type name, builtin base, message, traceback, args]: what the controller rebuilds."""
+    import traceback
+
     cls = type(exc)
     builtin = next((c.__name__ for c in cls.__mro__ if c.__module__ == "builtins"), None)
     name = cls.__qualname__ if cls.__module__ in ("builtins", "__main__") else cls.__module__ + "." + cls.__qualname__
@@ -291,26 +298,97 @@ def error_payload(exc):
     return [name, builtin, str(exc), text, args]
 
 
-class ForwardHandler(logging.Handler):
-    """Sends every record to the controller, which logs it as tether.remote.<host>."""
+def forward_logging(agent, level):
+    """Send every logging record to the controller (as tether.remote.<host> there)."""
+    import logging
 
-    def __init__(self, agent):
-        super().__init__()
-        self.agent = agent
+    class ForwardHandler(logging.Handler):
+        def emit(self, record):
+            try:
+                message = record.getMessage()
+                if record.exc_info:
+                    message += "\n" + logging.Formatter().formatException(record.exc_info)
+                agent.send(framing.LOG, 0, [
+                    record.name, record.levelno, message, record.pathname, record.lineno, record.funcName or ""])
+            except Exception:
+                self.handleError(record)
 
-    def emit(self, record):
-        try:
-            message = record.getMessage()
-            if record.exc_info:
-                message += "\n" + logging.Formatter().formatException(record.exc_info)
-            self.agent.send(framing.LOG, 0, [
-                record.name, record.levelno, message, record.pathname, record.lineno, record.funcName or ""])
-        except Exception:
-            self.handleError(record)
+    root = logging.getLogger()
+    root.addHandler(ForwardHandler())
+    root.setLevel(level)
+
+
+class LoggingHook:
+    """A meta-path finder that sets up forwarding the moment shipped code imports logging.
+
+    So the agent does not pay for importing logging at start, and no record
+    is lost: the handler is in place before the importer's next line runs.
+    """
+
+    def __init__(self, agent, level):
+        self.agent, self.level = agent, level
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "logging":
+            return None
+        sys.meta_path.remove(self)
+        import importlib.util
+
+        spec = importlib.util.find_spec("logging")  # the real one, from the other finders
+        if spec is not None and spec.loader is not None:
+            spec.loader = _ThenForward(spec.loader, self.agent, self.level)  # type: ignore[assignment]
+        return spec
+
+
+class _ThenForward:
+    """A loader wrapper: load logging as usual, then add the forwarding handler."""
+
+    def __init__(self, loader, agent, level):
+        self.loader, self.agent, self.level = loader, agent, level
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        self.loader.exec_module(module)
+        forward_logging(self.agent, self.level)
+
+    def __getattr__(self, name):  # get_source, is_package, ...: the real loader's
+        return getattr(self.loader, name)
 
 
 def kill_descendants(root):
     """SIGKILL every process below ``root`` (children of shipped code must not outlive the agent)."""
+    todo = children_of(root)
+    while todo:
+        pid = todo.pop()
+        todo.extend(children_of(pid))
+        try:
+            os.kill(pid, 9)  # SIGKILL (the signal module costs an import of enum)
+        except OSError:
+            pass
+
+
+def children_of(pid):
+    """Direct children of ``pid``: /proc/PID/task/*/children where the kernel has it."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+    found: list = []
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                found.extend(int(p) for p in f.read().split())
+        except FileNotFoundError:
+            return scan_children(pid)  # a kernel without the children file
+        except OSError:
+            continue
+    return found
+
+
+def scan_children(root):
+    """Children of ``root`` from every /proc/*/stat (slow: only where nothing better exists)."""
     parents: dict = {}
     try:
         for entry in os.listdir("/proc"):
@@ -323,15 +401,8 @@ def kill_descendants(root):
                 fields = stat[stat.rfind(b")") + 2 :].split()
                 parents.setdefault(int(fields[1]), []).append(int(entry))
     except OSError:  # no /proc: nothing more we can do portably
-        return
-    todo = list(parents.get(root, ()))
-    while todo:
-        pid = todo.pop()
-        todo.extend(parents.get(pid, ()))
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
+        return []
+    return parents.get(root, [])
 
 
 def main(config):
@@ -346,10 +417,10 @@ def main(config):
     except AttributeError:  # Python < 3.7
         pass
     agent = Agent(fd_in, fd_out, config)
-    handler = ForwardHandler(agent)
-    root = logging.getLogger()
-    root.addHandler(handler)
-    root.setLevel(config["log_level"])
+    if "logging" in sys.modules:
+        forward_logging(agent, config["log_level"])
+    else:
+        sys.meta_path.insert(0, LoggingHook(agent, config["log_level"]))
     version = ".".join(str(n) for n in sys.version_info[:3])
     os.write(fd_out, framing.ready_line(os.getpid(), version))
     threading.Thread(target=agent.watch, daemon=True).start()
