@@ -79,11 +79,12 @@ _BIG = 256 * 1024
 
 
 async def start_encoded_async(conn: AgentConnection, kind: int, payload: bytes) -> tuple[int, Any]:
-    if len(payload) < _BIG:
-        return start_encoded(conn, kind, payload, False)
     ident, inbox = conn.open_inbox(False)
     try:
-        await asyncio.to_thread(conn.post_raw, kind, ident, payload)
+        if len(payload) < _BIG:
+            conn.post_raw(kind, ident, payload, defer=True)
+        else:
+            await asyncio.to_thread(conn.post_raw, kind, ident, payload)
     except BaseException:
         conn.drop_inbox(ident)
         raise

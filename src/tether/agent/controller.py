@@ -129,6 +129,9 @@ class AgentConnection:
         self._ids = itertools.count(1)
         self._inboxes: dict[int, Any] = {}
         self._write_lock = threading.Lock()
+        self._out_lock = threading.Lock()
+        self._outbox: list[bytes] = []
+        self._flush_scheduled = False
         self._fail_lock = threading.Lock()
         self._to_agent: int | None = None  # our end of its stdin
         self._job: Any = None
@@ -207,25 +210,52 @@ class AgentConnection:
         """Send a frame to the agent, from any thread (encoded here; FrameTooLarge refuses it)."""
         self.post_raw(kind, ident, codec.encode(value))
 
-    def post_raw(self, kind: int, ident: int, payload: bytes) -> None:
+    def post_raw(self, kind: int, ident: int, payload: bytes, defer: bool = False) -> None:
+        """Queue one frame and write it now; ``defer`` (coroutines only): at the end of this loop turn.
+
+        Deferred frames from one turn of the event loop go out in ONE write,
+        which is what makes many calls in flight (``asyncio.gather``) cheap.
+        Every frame passes through the same outbox, so order is kept.
+        """
         frame = framing.pack(kind, ident, payload, self.max_frame)
         self.check_alive()
-        try:
-            self._write(frame)
-        except OSError as exc:
-            self._fail("the pipe to the agent broke", exc)
+        with self._out_lock:
+            self._outbox.append(frame)
+            if defer:
+                if self._flush_scheduled:
+                    return
+                self._flush_scheduled = True
+        if defer:
+            asyncio.get_running_loop().call_soon(self._flush)
+        else:
+            self._flush()
             self.check_alive()
 
+    def _flush(self) -> None:
+        try:
+            with self._write_lock:  # taken before the outbox: batches leave in the order queued
+                with self._out_lock:
+                    frames, self._outbox = self._outbox, []
+                    self._flush_scheduled = False
+                if frames:
+                    self._write_locked(frames[0] if len(frames) == 1 else b"".join(frames))
+        except OSError as exc:
+            self._fail("the pipe to the agent broke", exc)
+
     def _write(self, data: bytes) -> None:
-        with self._write_lock:  # frames are written whole, one writer at a time
-            fd = self._to_agent
-            if fd is None:
-                raise BrokenPipeError("the agent's stdin is closed")
-            sent = os.write(fd, data)
-            if sent < len(data):  # a big frame: the pipe takes it in pieces
-                view = memoryview(data)
-                while sent < len(view):
-                    sent += os.write(fd, view[sent:])
+        with self._write_lock:
+            self._write_locked(data)
+
+    def _write_locked(self, data: bytes) -> None:
+        """Write all of ``data`` (the caller holds the write lock: frames go out whole)."""
+        fd = self._to_agent
+        if fd is None:
+            raise BrokenPipeError("the agent's stdin is closed")
+        sent = os.write(fd, data)
+        if sent < len(data):  # a big frame: the pipe takes it in pieces
+            view = memoryview(data)
+            while sent < len(view):
+                sent += os.write(fd, view[sent:])
 
     # -- input: the reader thread -----------------------------------------------------
     def _read(self, fd: int, ready: asyncio.Future) -> None:
