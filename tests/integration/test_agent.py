@@ -196,9 +196,11 @@ def test_prints_in_shipped_code_do_not_break_the_protocol(conn, caplog):
     with caplog.at_level(logging.INFO, logger=f"tether.remote.{host}"):
         assert remote_foo.noisy(41) == 42
         assert remote_foo.echo("after") == "after"
-        # the agent's stderr is read as it comes: wait for the print's line
+        # the agent's stderr is read as it comes (not in step with replies): wait for both lines
         deadline = time.monotonic() + 30
-        while "a print from shipped code" not in caplog.text and time.monotonic() < deadline:
+        while not ("a print from shipped code" in caplog.text and "a child's stdout" in caplog.text):
+            if time.monotonic() > deadline:
+                break
             time.sleep(0.05)
     assert "a print from shipped code" in caplog.text and "a child's stdout" in caplog.text
     warnings = [r for r in caplog.records if r.getMessage() == "remote warning 41"]
