@@ -333,3 +333,42 @@ def test_logging_first_imported_inside_a_call_is_forwarded_at_once(caplog):
         assert records and records[0].levelno == logging.ERROR and records[0].remote_logger == "late"
     finally:
         agent.close()
+
+
+def test_an_agent_that_stops_answering_raises_agent_error_from_the_heartbeat():
+    agent = Agent(AsyncAgent(local.aio, heartbeat=0.2))
+    agent.start()
+    pid = agent.pid
+    try:
+        remote = agent.import_module(foo)
+        os.kill(pid, signal.SIGSTOP)  # alive, but silent: only the heartbeat can tell
+        with pytest.raises(AgentError, match="no heartbeat") as info:
+            remote.echo(1)
+        assert isinstance(info.value.__cause__, TimeoutError)
+        assert gone(pid)  # and the controller ended it
+    finally:
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+        agent.close()
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # fork() with threads, 3.12+
+def test_a_forked_child_gets_its_own_agent_not_the_parents():
+    parent_pid = local.agent().pid
+    remote = local.import_module(foo)
+    child = os.fork()
+    if child == 0:  # the parent's agent must not be written to from here
+        try:
+            with pytest.raises(AgentError, match="forked"):
+                remote.echo(1)
+            ok = local.import_module(foo).echo(2) == 2 and local.agent().pid != parent_pid
+            local.agent().close()
+        except BaseException:
+            ok = False
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert remote.echo(3) == 3 and local.agent().pid == parent_pid
+    local.agent().close()

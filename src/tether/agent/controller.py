@@ -32,6 +32,7 @@ import select
 import sys
 import threading
 import time
+import weakref
 from typing import Any
 
 from .. import codec
@@ -90,6 +91,23 @@ def _pipe() -> tuple[int, int]:
     except OSError:  # over the system's pipe-max-size: the default size works too
         pass
     return read_end, write_end
+
+
+_LIVE: weakref.WeakSet = weakref.WeakSet()  # every started connection, for the fork handler below
+
+
+def _forget_after_fork() -> None:
+    """In a forked child, the parent's agents are not ours: writing to them would corrupt the parent's frames."""
+    for conn in list(_LIVE):
+        conn._failure = ("the agent belongs to the parent process (this one was forked)", None)
+        conn._to_agent = None  # the fd copy is left alone: the parent still uses the pipe
+        conn._inboxes = {}
+        conn._write_lock = threading.Lock()
+        conn._out_lock = threading.Lock()
+        conn._fail_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def remote_logger(host: str | None) -> logging.Logger:
@@ -174,6 +192,7 @@ class AgentConnection:
             for fd in (stdin_r, stdout_w, stderr_w):  # the process has its own copies now
                 os.close(fd)
         self._to_agent = stdin_w
+        _LIVE.add(self)
         ready: asyncio.Future = self._loop.create_future()
         threading.Thread(target=self._read, args=(stdout_r, ready), name="tether-agent-reader", daemon=True).start()
         threading.Thread(target=self._watch, args=(stderr_r,), name="tether-agent-watch", daemon=True).start()
