@@ -133,9 +133,9 @@ CASES = [
             _tether("SshMachine", "mod.echo(1)"),
             *_peers("call(1)", "mod.echo(1)", "ctx.call(echo, 1)", "echo(1)"),
         ],
-        goals=[MedianBelow(0.00025, "tether NativeSshMachine", "call < 250 us"),
+        goals=[MedianBelow(0.00025, "tether SshMachine", "call < 250 us"),
                NoSlowerThan("execnet"), NoSlowerThan("remoto"), NoSlowerThan("mitogen"), NoSlowerThan("rpyc")],
-        reference="tether NativeSshMachine",
+        reference="tether SshMachine",
         samples=30, number=100, warmup=50, budget=60, needs_sshd=True,
     ),
     Case(
@@ -153,9 +153,9 @@ CASES = [
             Variant("rpyc", "peers", _RPYC + _BYTES, "assert len(echo(data)) == 10_000_000", _RPYC_END,
                     requires=("rpyc", "plumbum")),
         ],
-        goals=[MedianBelow(0.15, "tether NativeSshMachine", "10 MB round trip < 0.15 s"),
+        goals=[MedianBelow(0.15, "tether SshMachine", "10 MB round trip < 0.15 s"),
                NoSlowerThan("execnet"), NoSlowerThan("mitogen"), NoSlowerThan("rpyc")],
-        reference="tether NativeSshMachine",
+        reference="tether SshMachine",
         samples=7, number=1, warmup=1, budget=60, timeout=300, needs_sshd=True,
     ),
     Case(
@@ -169,15 +169,24 @@ CASES = [
             Variant("mitogen", "peers", _MITOGEN + _INTS, "assert len(ctx.call(echo, ints)) == 100_000",
                     _MITOGEN_END, requires=("mitogen",)),
         ],
-        goals=[MedianBelow(0.030, "tether NativeSshMachine", "100k ints < 30 ms"),
+        goals=[MedianBelow(0.030, "tether SshMachine", "100k ints < 30 ms"),
                NoSlowerThan("execnet"), NoSlowerThan("mitogen")],
-        reference="tether NativeSshMachine",
+        reference="tether SshMachine",
         samples=15, number=1, warmup=1, budget=40, needs_sshd=True,
     ),
     Case(
         name="agent.pipelined-1000",
         title="1000 calls in flight at once (time per 1000)",
         variants=[
+            _tether("SshMachine",
+                    "portal.call(batch)",
+                    "import asyncio\nfrom tether._portal import portal\n"
+                    f"amod = portal.call(rem.aio.import_module, {_ECHO!r})\n"
+                    "async def batch():\n    await asyncio.gather(*[amod.echo(i) for i in range(1000)])\n"),
+            _tether("SshMachine",
+                    "for i in range(1000): ch.send(i)\nfor i in range(1000): ch.receive()",
+                    "ch = rem.remote_exec('for x in channel:\\n    channel.send(x)\\n')\n",
+                    name="tether SshMachine channel"),
             _tether("NativeSshMachine",
                     "portal.call(batch)",
                     "import asyncio\nfrom tether._portal import portal\n"
@@ -191,15 +200,16 @@ CASES = [
                     "calls = [ctx.call_async(echo, i) for i in range(1000)]\nfor c in calls: c.get().unpickle()",
                     "import rpyc\nsent = [rpyc.async_(echo)(i) for i in range(1000)]\nfor r in sent: r.value"),
         ],
-        goals=[MedianBelow(0.020, "tether NativeSshMachine", ">= 50k calls/s (1000 under 20 ms)"),
+        goals=[MedianBelow(0.020, "tether SshMachine", ">= 50k calls/s (1000 under 20 ms)"),
                NoSlowerThan("execnet"), NoSlowerThan("mitogen"), NoSlowerThan("rpyc")],
-        reference="tether NativeSshMachine",
+        reference="tether SshMachine",
         samples=15, number=1, warmup=2, budget=60, needs_sshd=True,
     ),
     Case(
         name="agent.threads-8",
         title="8 threads each calling nap(0.05) at once (8 x 50 ms of remote work)",
         variants=[
+            _tether("SshMachine", "run8(lambda: mod.nap(0.05))", _THREADS),
             _tether("NativeSshMachine", "run8(lambda: mod.nap(0.05))", _THREADS),
             Variant("execnet", "peers", _EXECNET + _THREADS + (
                 "def nap():\n"
@@ -208,9 +218,9 @@ CASES = [
             Variant("mitogen", "peers", _MITOGEN + _THREADS, "run8(lambda: ctx.call(tether_bench_echo.nap, 0.05))",
                     _MITOGEN_END, requires=("mitogen",)),
         ],
-        goals=[MedianBelow(0.05 * 8 / 6, "tether NativeSshMachine", ">= 6 calls at once (under 67 ms)"),
+        goals=[MedianBelow(0.05 * 8 / 6, "tether SshMachine", ">= 6 calls at once (under 67 ms)"),
                NoSlowerThan("execnet"), NoSlowerThan("mitogen")],
-        reference="tether NativeSshMachine",
+        reference="tether SshMachine",
         samples=15, number=1, warmup=1, budget=40, needs_sshd=True,
     ),
 ]

@@ -115,6 +115,7 @@ class RemoteGenerator(Iterator):
         return settle(self._conn, kind, payload)
 
     def close(self) -> None:
+        """Stop the remote generator (its loop ends at the next item) and drop what is queued."""
         if not self._done:
             self._done = True
             self._conn.drop_inbox(self._ident)
@@ -122,10 +123,10 @@ class RemoteGenerator(Iterator):
                 self._conn.post(framing.CANCEL, self._ident, None)
 
     def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # interpreter shutdown, a dead agent: nothing to stop
-            pass
+        if not self._done:  # dropped half-read: tell the agent with the next frame (never block here)
+            self._done = True
+            self._conn.drop_inbox(self._ident)
+            self._conn.post_soon(framing.CANCEL, self._ident, codec.encode(None))
 
 
 class AsyncRemoteGenerator(AsyncIterator):

@@ -250,6 +250,15 @@ class AgentConnection:
             self._flush()
             self.check_alive()
 
+    def post_soon(self, kind: int, ident: int, payload: bytes) -> None:
+        """Queue a small frame for the next write, never blocking (safe in ``__del__``); best effort."""
+        if self._failure is not None or not self._out_lock.acquire(blocking=False):
+            return
+        try:
+            self._outbox.append(framing.pack(kind, ident, payload, self.max_frame))
+        finally:
+            self._out_lock.release()
+
     def _flush(self) -> None:
         try:
             with self._write_lock:  # taken before the outbox: batches leave in the order queued
