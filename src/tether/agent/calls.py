@@ -25,7 +25,8 @@ from typing import Any
 from .. import codec
 from ..exceptions import AgentError, RemoteError, remote_error_class
 from . import framing
-from .controller import DEAD, AgentConnection
+from .controller import AgentConnection
+from .inbox import DEAD
 
 
 def module_source(module: Any) -> tuple[str, str]:

@@ -39,46 +39,16 @@ from .. import codec
 from ..exceptions import AgentError
 from . import framing
 from .bootstrap import loader, program
+from .inbox import DEAD, AsyncInbox
+from .logs import emit_output, emit_record, remote_logger
 
 log = logging.getLogger(__name__)
 
 DEFAULT_HEARTBEAT = 5.0
 DEFAULT_THREADS = 32
 DEFAULT_START_TIMEOUT = 30.0
-DEAD = -1  # inbox item kind: the agent is gone; payload is (message, cause)
 _TERMINAL = {framing.RESULT, framing.ERROR, framing.END, framing.CLOSE}
 _READ = 1 << 20
-
-
-class AsyncInbox:
-    """Replies for a coroutine: a deque and at most one waiting future, fed from the reader thread."""
-
-    __slots__ = ("_items", "_waiter", "loop")
-
-    def __init__(self) -> None:
-        self.loop = asyncio.get_running_loop()
-        self._items: collections.deque = collections.deque()
-        self._waiter: asyncio.Future | None = None
-
-    def put_nowait(self, item: Any) -> None:
-        try:
-            self.loop.call_soon_threadsafe(self._deliver, item)
-        except RuntimeError:  # the caller's loop has ended: nobody waits any more
-            pass
-
-    def _deliver(self, item: Any) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            self._waiter = None
-            waiter.set_result(item)
-        else:
-            self._items.append(item)
-
-    async def get(self) -> Any:
-        if self._items:
-            return self._items.popleft()
-        self._waiter = waiter = self.loop.create_future()
-        return await waiter
 
 
 def _pipe() -> tuple[int, int]:
@@ -108,10 +78,6 @@ def _forget_after_fork() -> None:
 
 
 os.register_at_fork(after_in_child=_forget_after_fork)
-
-
-def remote_logger(host: str | None) -> logging.Logger:
-    return logging.getLogger(f"tether.remote.{host or 'local'}")
 
 
 class AgentConnection:
@@ -324,16 +290,22 @@ class AgentConnection:
         try:
             while True:
                 self._last_seen = time.monotonic()
+                to_loops: dict[asyncio.AbstractEventLoop, list] = {}
                 for kind, ident, payload in decoder.feed(data):
                     if kind == framing.LOG:
-                        self._log(payload)
+                        emit_record(self.logger, payload)
                         continue
                     inbox = inboxes.get(ident)
                     if inbox is None:
                         continue  # a ping, or a reply nobody waits for any more
                     if kind in _TERMINAL:
                         inboxes.pop(ident, None)
-                    inbox.put_nowait((kind, payload))
+                    if type(inbox) is AsyncInbox:
+                        to_loops.setdefault(inbox.loop, []).append((inbox, (kind, payload)))
+                    else:
+                        inbox.put_nowait((kind, payload))
+                for loop, deliveries in to_loops.items():
+                    AsyncInbox.deliver_all(loop, deliveries)
                 data = os.read(fd, _READ)
                 if not data:
                     break
@@ -356,18 +328,6 @@ class AgentConnection:
         assert self._loop is not None
         self._loop.call_soon_threadsafe(settle)
 
-    def _log(self, payload: bytes) -> None:
-        try:
-            name, level, message, pathname, lineno, func = codec.decode(payload)
-            record = self.logger.makeRecord(
-                self.logger.name, level, pathname, lineno, message, (), None, func, {"remote_logger": name}
-            )
-        except (ValueError, TypeError) as exc:
-            log.warning("[%s] a malformed log record from the agent: %s", self.host, exc)
-            return
-        if self.logger.isEnabledFor(level):
-            self.logger.handle(record)
-
     # -- the watch thread: stderr lines and the heartbeat ------------------------------------
     def _watch(self, fd: int) -> None:
         """The remote's stderr (its prints too) to tether.remote.<host>; PING the agent; notice silence."""
@@ -385,7 +345,7 @@ class AgentConnection:
                     for line in lines:
                         text = line.decode("utf-8", "replace")
                         self._stderr_tail.append(text)
-                        self.logger.info("%s", text, extra={"remote_logger": "stderr"})
+                        emit_output(self.logger, text)
                 if time.monotonic() >= next_ping and self.pid is not None and self._failure is None:
                     next_ping = time.monotonic() + self.heartbeat
                     if time.monotonic() - self._last_seen > 3 * self.heartbeat:
