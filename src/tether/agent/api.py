@@ -17,9 +17,11 @@ threads are in flight at once.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from typing import Any
 
 from .._portal import portal
+from ..exceptions import AgentError
 from . import framing
 from .calls import AsyncRemoteModule, RemoteModule, module_source, settle, start_call
 from .channels import AsyncChannel, Channel, LegacyModule
@@ -46,7 +48,7 @@ class AsyncAgent:
             machine, python=python, max_frame=max_frame, heartbeat=heartbeat, threads=threads,
             start_timeout=start_timeout,
         )
-        self._started: asyncio.Future | None = None
+        self._started: concurrent.futures.Future | None = None
 
     def __repr__(self) -> str:
         return repr(self.connection).replace("AgentConnection", type(self).__name__)
@@ -70,15 +72,20 @@ class AsyncAgent:
 
     @property
     def failed(self) -> bool:
-        """True once it has died or been closed, or its event loop has ended (a new agent is then needed)."""
-        loop = self.connection._loop
-        return self.connection._failure is not None or (loop is not None and loop.is_closed())
+        """True once it has died or been closed (a new agent is then needed).
+
+        The loop it was started on may end (``asyncio.run`` returns): calls do
+        not need it, so the agent keeps serving every thread and loop.
+        """
+        return self.connection._failure is not None
 
     async def start(self) -> None:
-        """Start the remote interpreter (once; later calls wait for the same start)."""
+        """Start the remote interpreter (once; later calls, from any thread or loop, wait for the same start)."""
         if self._started is None:
-            self._started = asyncio.ensure_future(self.connection.start())
-        await asyncio.shield(self._started)
+            self._started = concurrent.futures.Future()
+            task = asyncio.ensure_future(self.connection.start())
+            task.add_done_callback(_copy_outcome(self._started))
+        await asyncio.wrap_future(self._started)
 
     async def import_module(self, module: Any) -> AsyncRemoteModule:
         """Ship ``module`` (a module, its name, or source text); its functions become coroutines."""
@@ -96,6 +103,18 @@ class AsyncAgent:
     async def close(self) -> None:
         """Stop the remote interpreter (and whatever it started)."""
         await self.connection.close()
+
+
+def _copy_outcome(target: concurrent.futures.Future) -> Any:
+    def copy(task: asyncio.Task) -> None:
+        if task.cancelled():
+            target.set_exception(AgentError("the agent's start was cancelled"))
+        elif task.exception() is not None:
+            target.set_exception(task.exception())
+        else:
+            target.set_result(None)
+
+    return copy
 
 
 class Agent:
@@ -157,6 +176,8 @@ async def machine_agent(machine: Any, python: str | None) -> AsyncAgent:
                 f"before starting one on {python!r}"
             )
     else:
+        if agent is not None:  # dead, or its loop has ended: make sure its process is gone too
+            await agent.close()
         agent = machine._agent = AsyncAgent(machine, python=python)
     await agent.start()
     return agent
@@ -172,9 +193,9 @@ async def import_module_async(machine: Any, module: Any, model: str) -> Any:
     _check_model(model)
     if model == "json":
         return AsyncJsonModule(machine, module)
-    agent = await machine_agent(machine, None)
     if model == "legacy":
         raise ValueError("model='legacy' is blocking only: use the sync machine, or model='agent'")
+    agent = await machine_agent(machine, None)
     return await agent.import_module(module)
 
 

@@ -413,6 +413,24 @@ class AgentConnection:
             await asyncio.to_thread(self._kill_blocking)
             await self._exit_code()
 
+    def _close_without_loop(self) -> None:
+        """close() for an agent whose event loop has ended: EXIT, EOF, then reap its processes here."""
+        self._closing = True
+        try:
+            self.post_raw(framing.EXIT, 0, b"N")
+        except AgentError:
+            pass
+        self._fail("the agent was closed", None)
+        if not self._stopped.wait(5):
+            self._kill_blocking()
+        for proc in getattr(self._job, "procs", ()):
+            popen = getattr(proc, "_popen", None)  # a local process handle: reaped here, its loop being gone
+            if popen is not None:
+                try:
+                    popen.wait(5)
+                except Exception:  # still running after the kill: the OS reaps it with us
+                    pass
+
     async def close(self) -> None:
         """Ask the agent to exit, close its stdin, and wait for it (killed after 5 s)."""
         loop = self._loop
@@ -421,10 +439,8 @@ class AgentConnection:
         if loop is not asyncio.get_running_loop():  # started on another loop: its process lives there
             if loop.is_running():
                 await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self.close(), loop))
-            else:
-                self._closing = True
-                self._kill_blocking()
-                self._fail("the agent was closed", None)
+            else:  # that loop has ended: finish without it
+                await asyncio.to_thread(self._close_without_loop)
             return
         self._closing = True
         try:
