@@ -33,7 +33,7 @@ else:  # pragma: no cover - shipped to a remote agent (see tether.agent.bootstra
     class _ErrorBase(Exception):  # type: ignore[no-redef]
         pass
 
-__all__ = ["MAX_DEPTH", "CodecError", "decode", "encode", "list_header"]
+__all__ = ["MAX_DEPTH", "CodecError", "decode", "encode", "encode_parts", "list_header"]
 
 #: how deeply containers may nest (a guard against stack exhaustion on decode)
 MAX_DEPTH = 64
@@ -68,6 +68,11 @@ def encode(value: Any) -> bytes:
 
     Raises :class:`CodecError` naming the first unsupported type and where it sat.
     """
+    return b"".join(encode_parts(value))
+
+
+def encode_parts(value: Any) -> list[bytes]:
+    """:func:`encode` as a list of pieces, for a caller that joins them with more (one copy, not two)."""
     parts: list[bytes] = []
     try:
         _encode(value, parts.append, 0)
@@ -78,7 +83,7 @@ def encode(value: Any) -> bytes:
             f"{where} is a {kind.__module__}.{kind.__qualname__}, which tether does not send "
             "(None, bool, int, float, str, bytes, list, tuple, dict, set and frozenset only)"
         ) from None
-    return b"".join(parts)
+    return parts
 
 
 def list_header(count: int) -> bytes:

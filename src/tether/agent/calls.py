@@ -65,7 +65,7 @@ def start_call(conn: AgentConnection, kind: int, value: Any, blocking: bool) -> 
     return start_encoded(conn, kind, codec.encode(value), blocking)
 
 
-def start_encoded(conn: AgentConnection, kind: int, payload: bytes, blocking: bool) -> tuple[int, Any]:
+def start_encoded(conn: AgentConnection, kind: int, payload: Any, blocking: bool) -> tuple[int, Any]:
     ident, inbox = conn.open_inbox(blocking)
     try:
         conn.post_raw(kind, ident, payload)
@@ -79,10 +79,10 @@ def start_encoded(conn: AgentConnection, kind: int, payload: bytes, blocking: bo
 _BIG = 256 * 1024
 
 
-async def start_encoded_async(conn: AgentConnection, kind: int, payload: bytes) -> tuple[int, Any]:
+async def start_encoded_async(conn: AgentConnection, kind: int, payload: list[bytes]) -> tuple[int, Any]:
     ident, inbox = conn.open_inbox(False)
     try:
-        if len(payload) < _BIG:
+        if sum(map(len, payload)) < _BIG:
             conn.post_raw(kind, ident, payload, defer=True)
         else:
             await asyncio.to_thread(conn.post_raw, kind, ident, payload)
@@ -90,6 +90,9 @@ async def start_encoded_async(conn: AgentConnection, kind: int, payload: bytes) 
         conn.drop_inbox(ident)
         raise
     return ident, inbox
+
+
+_NO_KWARGS = [codec.encode({})]
 
 
 def call_prefix(module: int, name: str) -> bytes:
@@ -184,10 +187,10 @@ class RemoteModule(_ModuleProxy):
     """A module shipped to the agent: ``remote_foo.listdir(".")`` calls it there and blocks."""
 
     def _function(self, name: str) -> Any:
-        conn, prefix, encode = self._conn, call_prefix(self._ident, name), codec.encode
+        conn, prefix, parts = self._conn, call_prefix(self._ident, name), codec.encode_parts
 
         def call(*args: Any, **kwargs: Any) -> Any:
-            payload = prefix + encode(args) + encode(kwargs)
+            payload = [prefix, *parts(args), *(parts(kwargs) if kwargs else _NO_KWARGS)]
             ident, inbox = start_encoded(conn, framing.CALL, payload, True)
             kind, payload = inbox.get()
             if kind == framing.GENERATOR:
@@ -202,10 +205,10 @@ class AsyncRemoteModule(_ModuleProxy):
     """The async flavour: ``await remote_foo.listdir(".")``; generators come back as async iterators."""
 
     def _function(self, name: str) -> Any:
-        conn, prefix, encode = self._conn, call_prefix(self._ident, name), codec.encode
+        conn, prefix, parts = self._conn, call_prefix(self._ident, name), codec.encode_parts
 
         async def call(*args: Any, **kwargs: Any) -> Any:
-            payload = prefix + encode(args) + encode(kwargs)
+            payload = [prefix, *parts(args), *(parts(kwargs) if kwargs else _NO_KWARGS)]
             ident, inbox = await start_encoded_async(conn, framing.CALL, payload)
             kind, payload = await inbox.get()
             if kind == framing.GENERATOR:

@@ -69,6 +69,7 @@ _LIVE: weakref.WeakSet = weakref.WeakSet()  # every started connection, for the 
 def _forget_after_fork() -> None:
     """In a forked child, the parent's agents are not ours: writing to them would corrupt the parent's frames."""
     for conn in list(_LIVE):
+        conn._forked = True  # close() must not touch the parent's process either
         conn._failure = ("the agent belongs to the parent process (this one was forked)", None)
         conn._to_agent = None  # the fd copy is left alone: the parent still uses the pipe
         conn._inboxes = {}
@@ -123,6 +124,7 @@ class AgentConnection:
         self._failure: tuple[str, BaseException | None] | None = None
         self._last_seen = 0.0
         self._closing = False
+        self._forked = False  # True in a forked child: the agent is the parent's
         self._stderr_tail: collections.deque = collections.deque(maxlen=10)
         self._stopped = threading.Event()  # the reader has finished: the agent's stdout is closed
         self._watched = threading.Event()  # the watcher has finished: its stderr is closed
@@ -195,7 +197,7 @@ class AgentConnection:
         """Send a frame to the agent, from any thread (encoded here; FrameTooLarge refuses it)."""
         self.post_raw(kind, ident, codec.encode(value))
 
-    def post_raw(self, kind: int, ident: int, payload: bytes, defer: bool = False) -> None:
+    def post_raw(self, kind: int, ident: int, payload: Any, defer: bool = False) -> None:
         """Queue one frame and write it now; ``defer`` (coroutines only): at the end of this loop turn.
 
         Deferred frames from one turn of the event loop go out in ONE write,
@@ -434,7 +436,7 @@ class AgentConnection:
     async def close(self) -> None:
         """Ask the agent to exit, close its stdin, and wait for it (killed after 5 s)."""
         loop = self._loop
-        if self._job is None or self._closing or loop is None:
+        if self._job is None or self._closing or loop is None or self._forked:
             return
         if loop is not asyncio.get_running_loop():  # started on another loop: its process lives there
             if loop.is_running():

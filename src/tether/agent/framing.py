@@ -71,8 +71,16 @@ def parse_ready(line: bytes) -> tuple[int, int, str] | None:
     return int(fields[0]), int(fields[2]), python
 
 
-def pack(kind: int, ident: int, payload: bytes, limit: int = DEFAULT_MAX_FRAME) -> bytes:
-    """One frame's bytes; FrameTooLarge (nothing sent) when ``payload`` is over ``limit``."""
+def pack(kind: int, ident: int, payload, limit: int = DEFAULT_MAX_FRAME) -> bytes:
+    """One frame's bytes; FrameTooLarge (nothing sent) when the payload is over ``limit``.
+
+    ``payload`` is bytes, or a list of pieces (joined with the header in one copy).
+    """
+    if isinstance(payload, list):
+        size = sum(map(len, payload))
+        if size > limit:
+            raise FrameTooLarge(size, limit, "send")
+        return b"".join([HEADER.pack(size, kind, ident), *payload])
     if len(payload) > limit:
         raise FrameTooLarge(len(payload), limit, "send")
     return HEADER.pack(len(payload), kind, ident) + payload
@@ -111,7 +119,8 @@ class FrameDecoder:
             size, kind, ident = self._frame
             if end - pos < size:
                 break
-            frames.append((kind, ident, bytes(buffer[pos : pos + size])))
+            with memoryview(buffer) as view:  # one copy out of the buffer, not two
+                frames.append((kind, ident, bytes(view[pos : pos + size])))
             pos += size
             self._frame = None
         if pos:

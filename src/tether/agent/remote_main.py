@@ -59,7 +59,7 @@ class Agent:
 
     # -- output: frames from any thread, coalesced into few writes -----------------
     def send(self, kind, ident, value):
-        frame = framing.pack(kind, ident, codec.encode(value), self.max_frame)
+        frame = framing.pack(kind, ident, codec.encode_parts(value), self.max_frame)
         with self._out_lock:
             self._out.append(frame)
             if self._writing:
