@@ -54,6 +54,7 @@ _T_NONE, _T_TRUE, _T_FALSE = _NONE[0], _TRUE[0], _FALSE[0]
 _T_LIST, _T_TUPLE, _T_DICT, _T_SET = _LIST[0], _TUPLE[0], _DICT[0], _SET[0]
 _T_CONTAINERS = frozenset(tag[0] for tag in (_LIST, _TUPLE, _DICT, _SET, _FROZENSET))
 _T_PACKED_INTS, _T_PACKED_STRS = _PACKED_INTS[0], _PACKED_STRS[0]
+_ONLY_INT, _ONLY_STR = {int}, {str}
 _TAGGED_U32 = struct.Struct("<cI")
 _TAGGED_I64 = struct.Struct("<cq")
 _TAGGED_F64 = struct.Struct("<cd")
@@ -176,7 +177,7 @@ _CONTAINER_TAGS: dict[type, bytes] = {list: _LIST, tuple: _TUPLE, dict: _DICT, s
 
 def _emit_packed_ints(items: list, emit: Any) -> bool:
     """Emit a list of int64-range ints as one array; False (nothing emitted) otherwise."""
-    if type(items[0]) is not int or not all(type(item) is int for item in items):
+    if type(items[0]) is not int or set(map(type, items)) != _ONLY_INT:  # (bool must not pass as int)
         return False
     try:
         packed = array("q", items)
@@ -191,7 +192,7 @@ def _emit_packed_ints(items: list, emit: Any) -> bool:
 
 def _emit_packed_strs(items: list, emit: Any) -> bool:
     """Emit a list of str as one length array and one UTF-8 blob; False (nothing emitted) otherwise."""
-    if not all(type(item) is str for item in items):
+    if type(items[0]) is not str or set(map(type, items)) != _ONLY_STR:
         return False
     raws = [item.encode("utf-8", "surrogatepass") for item in items]
     lengths = array("I", map(len, raws))
