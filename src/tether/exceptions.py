@@ -25,6 +25,12 @@ subclasses the stdlib class a caller would naturally catch::
     │   └── RequestTimedOut (TimeoutError)   no reply within the request's timeout
     ├── TransferError (OSError)              a file transfer or remote file write did not complete
     └── PortalError (RuntimeError)           a sync call made from tether's own event loop
+    ├── PortalError (RuntimeError)           a sync call made from tether's own event loop
+    ├── AgentError (ConnectionError)         the remote Python agent died, would not start, broke the protocol
+    ├── FrameTooLarge (ValueError)           an agent frame over the size limit (size, limit, direction)
+    ├── ChannelClosed (EOFError)             receive() on an agent channel that the other side closed
+    └── RemoteCallError                      code run by the agent raised (remote_type, message, traceback)
+        └── (on the fly) RemoteCallError + the builtin class, e.g. FileNotFoundError
 
 Every class pickles and unpickles intact: exceptions cross process boundaries
 (multiprocessing, the agent), and a half-restored exception hides the cause.
@@ -38,11 +44,14 @@ from collections.abc import Iterable
 from typing import Any
 
 __all__ = [
+    "AgentError",
     "AuthenticationError",
+    "ChannelClosed",
     "ClosedError",
     "CommandLineError",
     "CommandNotFound",
     "ConnectError",
+    "FrameTooLarge",
     "HostKeyError",
     "PipeError",
     "PipeStartTimeout",
@@ -51,6 +60,7 @@ __all__ = [
     "ProcessLineTimedOut",
     "ProcessTimedOut",
     "RedirectionError",
+    "RemoteCallError",
     "ShellSessionError",
     "TetherError",
     "TransferError",
@@ -314,6 +324,8 @@ class RequestTimedOut(NetworkError, TimeoutError):
         self.timeout = timeout
         super().__init__(f"no reply to {request} within {timeout} s")
         self._keep((request, timeout), {})
+
+
 class TransferError(TetherError, OSError):
     """A transfer or remote file write did not complete; the destination kept its old content.
 
@@ -328,3 +340,97 @@ class TransferError(TetherError, OSError):
 
     def __str__(self) -> str:
         return self.message
+
+
+# -- the agent (tether.agent) ----------------------------------------------------
+
+
+class AgentError(TetherError, ConnectionError):
+    """The remote Python agent could not start, died, or broke the protocol.
+
+    Raised ``from`` the transport error behind it when there is one.
+    """
+
+    def __init__(self, message: str, host: str | None = None) -> None:
+        self.host = host
+        self.message = message
+        super().__init__(message)
+        self._keep((message, host), {})
+
+    def __str__(self) -> str:
+        return f"{self.message} (host: {self.host})" if self.host else self.message
+
+
+class FrameTooLarge(TetherError, ValueError):
+    """An agent frame is over the size limit; one being sent is refused before any byte goes out."""
+
+    def __init__(self, size: int, limit: int, direction: str = "send") -> None:
+        self.size = size
+        self.limit = limit
+        self.direction = direction
+        hint = " (split the data, or raise max_frame=)" if direction == "send" else ""
+        super().__init__(f"a {size}-byte agent frame exceeds the {limit}-byte limit ({direction}){hint}")
+        self._keep((size, limit, direction), {})
+
+
+class ChannelClosed(TetherError, EOFError):
+    """``receive()`` on an agent channel that is closed and has nothing left to read."""
+
+
+class RemoteCallError(TetherError):
+    """Code run by the agent raised. ``remote_type``, ``message``, ``remote_traceback``, ``host``.
+
+    When the remote exception is a builtin one, the error raised locally is
+    also an instance of that builtin (``except FileNotFoundError`` works): see
+    :func:`remote_error_class`.
+    """
+
+    builtin: str | None = None
+
+    def __init__(
+        self,
+        remote_type: str,
+        message: str,
+        remote_traceback: str = "",
+        host: str | None = None,
+        remote_args: tuple = (),
+    ) -> None:
+        self.remote_type = remote_type
+        self.message = message
+        self.remote_traceback = remote_traceback
+        self.host = host
+        self.remote_args = tuple(remote_args)
+        # the builtin base sees the remote args, so OSError gets errno/filename back
+        super().__init__(*(self.remote_args or (message,)))
+        self._keep((remote_type, message, remote_traceback, host, self.remote_args), {})
+
+    def __str__(self) -> str:
+        where = f" on {self.host}" if self.host else ""
+        text = f"{self.remote_type}{where}: {self.message}"
+        if self.remote_traceback:
+            text += "\n\nRemote traceback:\n" + self.remote_traceback.rstrip("\n")
+        return text
+
+    def __reduce__(self) -> tuple:
+        return (_rebuild_remote, (self.builtin, self._init_args), self.__dict__ or None)
+
+
+_REMOTE_CLASSES: dict[str, type] = {}
+
+
+def remote_error_class(builtin: str | None) -> type[RemoteCallError]:
+    """RemoteCallError, or a subclass of both it and the builtin exception class named ``builtin``."""
+    import builtins
+
+    base = getattr(builtins, builtin, None) if builtin else None
+    if not (isinstance(base, type) and issubclass(base, Exception)) or issubclass(base, TetherError):
+        return RemoteCallError
+    cls = _REMOTE_CLASSES.get(base.__name__)
+    if cls is None:
+        cls = type(base.__name__, (RemoteCallError, base), {"builtin": base.__name__, "__module__": __name__})
+        _REMOTE_CLASSES[base.__name__] = cls
+    return cls
+
+
+def _rebuild_remote(builtin: str | None, args: tuple) -> RemoteCallError:
+    return remote_error_class(builtin)(*args)

@@ -10,6 +10,7 @@ import tether
 import tether.aio
 from tether import PortalError, ProcessTimedOut
 from tether._portal import portal
+from tether.agent import Agent, AsyncAgent
 from tether.machines.container import (
     AsyncDockerMachine,
     AsyncKubernetesMachine,
@@ -36,6 +37,7 @@ TWINS = [
     (AsyncDockerMachine, DockerMachine),
     (AsyncKubernetesMachine, KubernetesMachine),
     (AsyncOpenShiftMachine, OpenShiftMachine),
+    (AsyncAgent, Agent),
 ]
 
 
@@ -116,3 +118,50 @@ def test_portal_survives_fork():
         os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_async_agent_calls_are_coroutines_and_generators_async_iterators():
+    source = "def add(a, b):\n    return a + b\ndef count(n):\n    yield from range(n)\n"
+
+    async def main():
+        mod = await tether.aio.local.import_module(source)
+        total = await mod.add(2, 3)
+        gathered = await asyncio.gather(*(mod.add(i, i) for i in range(50)))
+        items = [i async for i in await mod.count(4)]
+        channel = await tether.aio.local.remote_exec("for x in channel:\n    channel.send(-x)\n")
+        channel.send(5)
+        echoed = await channel.receive()
+        channel.close()
+        await (await tether.aio.local.agent()).close()
+        return total, gathered, items, echoed
+
+    total, gathered, items, echoed = asyncio.run(main())
+    assert total == 5 and gathered == [2 * i for i in range(50)] and items == [0, 1, 2, 3] and echoed == -5
+
+
+def test_one_agent_serves_the_sync_api_and_any_event_loop():
+    source = "import os\ndef pid():\n    return os.getpid()\n"
+    sync_pid = tether.local.import_module(source).pid()  # started on tether's loop
+
+    async def from_another_loop():
+        mod = await tether.aio.local.import_module(source)
+        return await asyncio.gather(*(mod.pid() for _ in range(20)))
+
+    assert asyncio.run(from_another_loop()) == [sync_pid] * 20
+    tether.local.agent().close()
+
+    async def started_here():  # an agent started on a loop that then ends...
+        return await (await tether.aio.local.import_module(source)).pid()
+
+    first = asyncio.run(started_here())
+    assert tether.local.import_module(source).pid() == first  # ...keeps serving: calls need no loop
+    tether.local.agent().close()  # and closes cleanly without its loop
+    assert _state(first) in ("gone", "Z")
+
+
+def _state(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return "gone"

@@ -29,6 +29,10 @@ SAMPLES = [
     exc.RemoteError("ZeroDivisionError: division by zero", "ZeroDivisionError", ["Traceback", "  x"], "S"),
     exc.RequestTimedOut("S.power", 2.0),
     exc.TransferError("writing /x on h: the remote side stopped reading", "h"),
+    exc.AgentError("the agent exited (exit code 1)", "h"),
+    exc.FrameTooLarge(17 << 20, 16 << 20, "send"),
+    exc.ChannelClosed("no more items"),
+    exc.RemoteCallError("foo.MyError", "bad", "Traceback ...", "h", ("bad",)),
 ]
 
 

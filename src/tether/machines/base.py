@@ -76,6 +76,7 @@ class AsyncMachine(_Lookup):
     """Async core of a machine. Subclasses provide the transport and lookups."""
 
     transport: Transport
+    _agent: Any = None  # the machine's tether.agent AsyncAgent, started on first use
 
     def __init__(self) -> None:
         self._closed = False
@@ -89,8 +90,38 @@ class AsyncMachine(_Lookup):
             raise ClosedError(f"{self!r} is closed")
 
     async def close(self) -> None:
+        await self._close_agent()
         self._closed = True
         await self.transport.close()
+
+    # -- remote Python (tether.agent sits above machines: imported on first use) --
+    async def agent(self, python: str | None = None) -> Any:
+        """This machine's Python agent (AsyncAgent), started if needed: ``python`` picks the interpreter."""
+        from ..agent.api import machine_agent
+
+        return await machine_agent(self, python)
+
+    async def import_module(self, module: Any, *, model: str = "agent") -> Any:
+        """Ship ``module`` to this machine; its functions run there: ``await foo.listdir(".")``."""
+        from ..agent.api import import_module_async
+
+        return await import_module_async(self, module, model)
+
+    async def remote_exec(self, module: Any) -> Any:
+        """Run ``module`` (or source) on the agent with a ``channel``; returns the local end."""
+        return await (await self.agent()).remote_exec(module)
+
+    async def _close_agent(self) -> None:
+        if self._agent is not None:
+            from ..agent.api import close_machine_agent
+
+            await close_machine_agent(self)
+
+    def _close_agent_blocking(self) -> None:
+        if self._agent is not None:
+            from ..agent.api import close_machine_agent_blocking
+
+            close_machine_agent_blocking(self)
 
     async def __aenter__(self) -> AsyncMachine:
         return self
@@ -213,6 +244,28 @@ class Machine(_Lookup):
 
     def close(self) -> None:
         portal.call(self.aio.close)
+
+    # -- remote Python (see tether.agent) ------------------------------------
+    def agent(self, python: str | None = None) -> Any:
+        """This machine's Python agent (:class:`tether.agent.Agent`), started if needed."""
+        from ..agent.api import Agent, machine_agent
+
+        return Agent(portal.call(machine_agent, self.aio, python))
+
+    def import_module(self, module: Any, *, model: str = "agent") -> Any:
+        """Ship ``module`` to this machine: ``rem.import_module(foo).listdir(".")`` runs there.
+
+        ``model``: "agent" (the default: one interpreter serves every call),
+        "legacy" (remoto's channel calls; the module ends in the
+        ``__channelexec__`` footer) or "json" (a fresh ``python -c`` per call).
+        """
+        from ..agent.api import import_module_sync
+
+        return import_module_sync(self, module, model)
+
+    def remote_exec(self, module: Any) -> Any:
+        """Run ``module`` (or source) on the agent with a ``channel``: send/receive/iterate/close."""
+        return self.agent().remote_exec(module)
 
     def __enter__(self) -> Machine:
         return self

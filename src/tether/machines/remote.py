@@ -496,6 +496,7 @@ class AsyncRemoteMachine(AsyncMachine):
         if forwards is not None:  # before the connection goes, so each part ends cleanly
             with contextlib.suppress(Exception):
                 ssh_portal.call(forwards.close)
+        self._close_agent_blocking()
         session, self._control_session = self._control_session, None
         if session is not None:
             if self._remote is not None and session.alive:
