@@ -210,11 +210,8 @@ class ShellSessionError(TetherError):
     """The persistent shell behind ``session()`` died or its framing broke."""
 
 
-class ConnectError(TetherError, OSError):
-    """Could not connect to (or stay connected to) a remote machine.
-
-    Also an ``OSError``, so ``except OSError`` around network code keeps working.
-    """
+class _HostError(TetherError):
+    """An error about one host: ``message`` and ``host`` (None for the local machine)."""
 
     def __init__(self, message: str, host: str | None = None) -> None:
         self.host = host
@@ -224,6 +221,13 @@ class ConnectError(TetherError, OSError):
 
     def __str__(self) -> str:
         return f"{self.message} (host: {self.host})" if self.host else self.message
+
+
+class ConnectError(_HostError, OSError):
+    """Could not connect to (or stay connected to) a remote machine.
+
+    Also an ``OSError``, so ``except OSError`` around network code keeps working.
+    """
 
 
 class AuthenticationError(ConnectError):
@@ -326,17 +330,11 @@ class RequestTimedOut(NetworkError, TimeoutError):
         self._keep((request, timeout), {})
 
 
-class TransferError(TetherError, OSError):
+class TransferError(_HostError, OSError):
     """A transfer or remote file write did not complete; the destination kept its old content.
 
     Also an ``OSError``, as a failed local file copy would be.
     """
-
-    def __init__(self, message: str, host: str | None = None) -> None:
-        self.host = host
-        self.message = message
-        super().__init__(message)
-        self._keep((message, host), {})
 
     def __str__(self) -> str:
         return self.message
@@ -345,20 +343,11 @@ class TransferError(TetherError, OSError):
 # -- the agent (tether.agent) ----------------------------------------------------
 
 
-class AgentError(TetherError, ConnectionError):
+class AgentError(_HostError, ConnectionError):
     """The remote Python agent could not start, died, or broke the protocol.
 
     Raised ``from`` the transport error behind it when there is one.
     """
-
-    def __init__(self, message: str, host: str | None = None) -> None:
-        self.host = host
-        self.message = message
-        super().__init__(message)
-        self._keep((message, host), {})
-
-    def __str__(self) -> str:
-        return f"{self.message} (host: {self.host})" if self.host else self.message
 
 
 class FrameTooLarge(TetherError, ValueError):
