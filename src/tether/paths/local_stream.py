@@ -7,7 +7,6 @@ on an exception, so a copy between any two machines is written once.
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import stat as stat_module
@@ -16,10 +15,10 @@ import tempfile
 from typing import Any
 
 from ..exceptions import TransferError
-from .remote_stream import Channel, ChannelReader
+from .remote_stream import Channel, ChannelReader, CommittingWriter
 
 
-class AtomicFile(io.RawIOBase):
+class AtomicFile(CommittingWriter):
     """A binary file that replaces ``path`` at ``close()``; ``abort()`` leaves it untouched.
 
     The data goes to a temporary file in the same directory, is flushed to
@@ -75,19 +74,8 @@ class AtomicFile(io.RawIOBase):
         except FileNotFoundError:
             pass
 
-    def __exit__(self, kind: Any, *rest: Any) -> None:
-        if kind is not None:
-            self.abort()
-        else:
-            self.close()
 
-    def __del__(self) -> None:
-        # dropped without close(): that is no commit (io's default would close, i.e. commit)
-        if not self.closed:
-            self.abort()
-
-
-class TreeWriter(io.RawIOBase):
+class TreeWriter(CommittingWriter):
     """A tar stream unpacked beside ``path``, moved into place at ``close()``.
 
     Local ``tar`` refuses absolute member names and ``..``, and files belong
@@ -137,17 +125,6 @@ class TreeWriter(io.RawIOBase):
             self._channel.kill()
             shutil.rmtree(self._temp, ignore_errors=True)
             super().close()
-
-    def __exit__(self, kind: Any, *rest: Any) -> None:
-        if kind is not None:
-            self.abort()
-        else:
-            self.close()
-
-    def __del__(self) -> None:
-        # dropped without close(): that is no commit (io's default would close, i.e. commit)
-        if not self.closed:
-            self.abort()
 
 
 def tree_reader(path: str) -> ChannelReader:

@@ -150,7 +150,29 @@ class ChannelReader(io.RawIOBase):
             super().close()
 
 
-class RemoteWriter(io.RawIOBase):
+class CommittingWriter(io.RawIOBase):
+    """A writer that commits at ``close()`` and discards at :meth:`abort`.
+
+    Leaving a ``with`` block by an exception aborts; a writer dropped without
+    ``close()`` aborts too (io's default ``__del__`` would close, i.e. commit).
+    """
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+    def __exit__(self, kind: Any, *rest: Any) -> None:
+        if kind is not None:
+            self.abort()
+        else:
+            self.close()
+
+    def __del__(self) -> None:
+        # dropped without close(): that is no commit (io's default would close, i.e. commit)
+        if not self.closed:
+            self.abort()
+
+
+class RemoteWriter(CommittingWriter):
     """A remote file written atomically: framed bytes, committed at ``close()``.
 
     Leaving a ``with`` block by an exception, or :meth:`abort`, discards what
@@ -250,17 +272,6 @@ class RemoteWriter(io.RawIOBase):
                 pass
         finally:
             super().close()
-
-    def __exit__(self, kind: Any, *rest: Any) -> None:
-        if kind is not None:
-            self.abort()
-        else:
-            self.close()
-
-    def __del__(self) -> None:
-        # dropped without close(): that is no commit (io's default would close, i.e. commit)
-        if not self.closed:
-            self.abort()
 
 
 def _write_all(stream: Any, data: Any) -> None:
