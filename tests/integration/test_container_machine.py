@@ -95,7 +95,6 @@ def test_session_keeps_state(box):
         assert s.run("echo e >&2; false", retcode=1) == (1, "", "e\n")
 
 
-@pytest.mark.xfail(reason="RemotePath needs GNU findutils (find -quit); the busybox test image has busybox find (docs/paths-and-transfers.md)", strict=True)
 def test_paths_through_the_shell(box):
     etc = box.path("/etc")
     assert (etc / "passwd").is_file() and "root:x:0:0" in (etc / "passwd").read()

@@ -56,6 +56,11 @@ _USER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9._-]*\Z")
 _STAT_FORMAT = "%f %i %d %h %u %g %s %X %Y %Z"
 
 
+_SCAN_RECORDS = quote(
+    'for p do l=-; d=-; [ -L "$p" ] && l=l; [ -d "$p" ] && d=d; printf "%s%s%s\\0" "$l" "$d" "${p#./}"; done'
+)
+
+
 class RemotePath(BasePath):
     """A path on ``machine`` (a remote machine of the sync API)."""
 
@@ -154,9 +159,10 @@ class RemotePath(BasePath):
         return iter(self.list())
 
     def _scan(self, depth: int | None) -> builtins.list[Entry]:
-        # %y: own type, %Y: type through a link, %P: path below the start point
+        # one record per entry: "l" if a link, "d" if a directory through links, the path below here;
+        # plain test/printf, so busybox find (no -printf) serves as well as GNU find
         limit = f" -maxdepth {int(depth)}" if depth is not None else ""
-        out = self._do(f"cd -- {self._q} && find . -mindepth 1{limit} -printf '%y%Y%P\\0'")
+        out = self._do(f"cd -- {self._q} && find . -mindepth 1{limit} -exec sh -c {_SCAN_RECORDS} sh {{}} +")
         return [
             Entry(tuple(record[2:].split("/")), record[1] == "d", record[0] == "l")
             for record in out.split("\0")
