@@ -172,6 +172,15 @@ class BasePath:
     def stat(self) -> os.stat_result:
         raise NotImplementedError
 
+    @property
+    def uid(self) -> int:
+        """The owner's user id (through symlinks)."""
+        return self.stat().st_uid
+
+    @property
+    def gid(self) -> int:
+        return self.stat().st_gid
+
     def delete(self) -> None:
         raise NotImplementedError
 

@@ -60,14 +60,6 @@ class LocalPath(BasePath):
     def lstat(self) -> os.stat_result:
         return os.lstat(self._path)
 
-    @property
-    def uid(self) -> int:
-        return self.stat().st_uid
-
-    @property
-    def gid(self) -> int:
-        return self.stat().st_gid
-
     def access(self, mode: str | int = 0) -> bool:
         """``os.access``; ``mode`` may be a string of ``r``, ``w``, ``x``."""
         return os.access(self._path, _access_mode(mode))

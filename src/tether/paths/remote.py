@@ -143,14 +143,6 @@ class RemotePath(BasePath):
         mode, *rest = fields
         return os.stat_result((int(mode, 16), *map(int, rest)))
 
-    @property
-    def uid(self) -> int:
-        return self.stat().st_uid
-
-    @property
-    def gid(self) -> int:
-        return self.stat().st_gid
-
     def list(self) -> builtins.list[RemotePath]:
         """The directory's entries, sorted by name."""
         return [self / entry.parts[0] for entry in sorted(self._scan(1), key=lambda e: e.parts)]
