@@ -415,14 +415,18 @@ class AgentConnection:
             await asyncio.to_thread(self._kill_blocking)
             await self._exit_code()
 
-    def _close_without_loop(self) -> None:
-        """close() for an agent whose event loop has ended: EXIT, EOF, then reap its processes here."""
+    def _announce_exit(self) -> None:
+        """Tell the agent to exit (if it still listens) and fail every call still waiting."""
         self._closing = True
         try:
             self.post_raw(framing.EXIT, 0, b"N")
         except AgentError:
             pass
         self._fail("the agent was closed", None)
+
+    def _close_without_loop(self) -> None:
+        """close() for an agent whose event loop has ended: EXIT, EOF, then reap its processes here."""
+        self._announce_exit()
         if not self._stopped.wait(5):
             self._kill_blocking()
         for proc in getattr(self._job, "procs", ()):
@@ -444,12 +448,7 @@ class AgentConnection:
             else:  # that loop has ended: finish without it
                 await asyncio.to_thread(self._close_without_loop)
             return
-        self._closing = True
-        try:
-            self.post_raw(framing.EXIT, 0, b"N")
-        except AgentError:
-            pass
-        self._fail("the agent was closed", None)
+        self._announce_exit()
         try:
             await asyncio.wait_for(self._job.wait(), 5)
         except asyncio.TimeoutError:
