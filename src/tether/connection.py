@@ -21,6 +21,7 @@ remote user is not root), and the logger that :mod:`tether.process` writes to.
 
 from __future__ import annotations
 
+import functools
 import logging
 import shlex
 import socket
@@ -34,7 +35,13 @@ from .commands.quoting import check_env_name
 def is_this_host(hostname: str) -> bool:
     """True when ``hostname`` names this machine (remoto's test for skipping ssh)."""
     here = socket.gethostname()
-    return hostname in {"localhost", here, here.split(".")[0], socket.getfqdn()}
+    return hostname in {"localhost", here, here.split(".")[0]} or hostname == _fqdn()
+
+
+@functools.lru_cache(maxsize=1)
+def _fqdn() -> str:
+    # a reverse DNS lookup: slow (seconds when DNS is broken), so asked once and only when needed
+    return socket.getfqdn()
 
 
 class Connection:
@@ -127,8 +134,8 @@ class Connection:
 
     # -- remote Python ------------------------------------------------------------------
     def import_module(self, module: Any) -> Any:
-        """HOOK for the agent: the module's functions, run on the target (``machine.import_module``)."""
-        return self.machine.import_module(module)
+        """The module's functions, run on the target by its agent (``interpreter`` picks the Python)."""
+        return self.machine.import_module(module, python=self.interpreter)
 
     # -- closing ------------------------------------------------------------------------
     def exit(self) -> None:

@@ -18,7 +18,7 @@ import time
 import pytest
 import seed_foo as foo
 
-from tether import CommandNotFound, NativeSshMachine, PuttyMachine, SshMachine, local
+from tether import CommandNotFound, NativeSshMachine, PodmanMachine, PuttyMachine, SshMachine, local
 from tether.agent import Agent, AsyncAgent
 from tether.exceptions import AgentError, ChannelClosed, FrameTooLarge, RemoteCallError
 
@@ -37,7 +37,19 @@ def connect(server, kind):
 
 @pytest.fixture(scope="module", params=["local", "ssh", "native"])
 def conn(request, sshd_server):
-    machine = connect(sshd_server, request.param)
+    yield from _opened(connect(sshd_server, request.param))
+
+
+@pytest.fixture(scope="module", params=["local", "ssh", "native", "podman"])
+def seed_conn(request, sshd_server):
+    """Seed 002's targets, a real podman container among them (busybox, lent this host's python3)."""
+    if request.param == "podman":
+        yield from _opened(PodmanMachine(request.getfixturevalue("python_container")))
+    else:
+        yield from _opened(connect(sshd_server, request.param))
+
+
+def _opened(machine):
     yield machine
     if machine is local:
         machine.agent().close()
@@ -74,27 +86,27 @@ def wait_for_file(path, patience=30.0):
 # -- seed 002's examples ------------------------------------------------------------------
 
 
-def test_import_module_listdir_as_in_the_seed(conn):
-    remote_foo = conn.import_module(foo)
+def test_import_module_listdir_as_in_the_seed(seed_conn):
+    remote_foo = seed_conn.import_module(foo)
     listing = remote_foo.listdir(".")
-    expected = conn["ls"]["-A"]().split()
+    expected = seed_conn["ls"]["-A"]().split()
     assert sorted(listing) == sorted(expected)
 
 
-def test_json_model_runs_a_fresh_interpreter_per_call(conn):
-    remote_foo = conn.import_module(foo, model="json")
-    assert sorted(remote_foo.listdir(".")) == sorted(conn["ls"]["-A"]().split())
+def test_json_model_runs_a_fresh_interpreter_per_call(seed_conn):
+    remote_foo = seed_conn.import_module(foo, model="json")
+    assert sorted(remote_foo.listdir(".")) == sorted(seed_conn["ls"]["-A"]().split())
     with pytest.raises(FileNotFoundError) as info:
         remote_foo.boom("/nonexistent/tether")
     assert "in boom" in info.value.remote_traceback
 
 
-def test_legacy_model_and_the_channelexec_footer(conn):
-    remote_foo = conn.import_module(foo, model="legacy")
-    assert sorted(remote_foo.listdir(".")) == sorted(conn["ls"]["-A"]().split())
+def test_legacy_model_and_the_channelexec_footer(seed_conn):
+    remote_foo = seed_conn.import_module(foo, model="legacy")
+    assert sorted(remote_foo.listdir(".")) == sorted(seed_conn["ls"]["-A"]().split())
     remote_foo.close()
 
-    channel = conn.remote_exec(foo)
+    channel = seed_conn.remote_exec(foo)
     channel.send("listdir('/')")
     assert "etc" in channel.receive()
     channel.send("echo([1, (2, 3), {'a': b'x'}])")

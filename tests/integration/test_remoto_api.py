@@ -5,6 +5,7 @@ host (a local connection), the sshd fixture (SshMachine) and a real podman
 container.
 """
 
+import contextlib
 import logging
 import os
 import socket
@@ -214,16 +215,31 @@ def test_a_failing_log_handler_stops_the_command(conn):
 FOO = "import os\n\n\ndef listdir(path):\n    return os.listdir(path)\n"
 
 
-def test_seed_import_module_example(conn, tmp_path, monkeypatch):
-    if not hasattr(conn.machine, "import_module"):
-        pytest.skip("machine.import_module (the agent) has not landed on this branch")
-    if isinstance(conn.machine, PodmanMachine):
-        pytest.skip("the busybox test image has no Python")
+def test_seed_import_module_example(conn, request, tmp_path, monkeypatch):
     (tmp_path / "tether_seed_foo.py").write_text(FOO)
     monkeypatch.syspath_prepend(str(tmp_path))
     import tether_seed_foo as foo
 
-    remote_foo = conn.import_module(foo)
-    with conn.machine.tempdir() as d:
-        conn.machine["touch"](str(d / ".profile"), str(d / "ceph"))
-        assert sorted(remote_foo.listdir(str(d))) == [".profile", "ceph"]
+    with contextlib.ExitStack() as stack:
+        if isinstance(conn.machine, PodmanMachine):  # the agent needs Python: the container lent the host's
+            container = request.getfixturevalue("python_container")
+            conn = stack.enter_context(connection.get("podman")(container_name=container))
+        remote_foo = conn.import_module(foo)
+        with conn.machine.tempdir() as d:
+            conn.machine["touch"](str(d / ".profile"), str(d / "ceph"))
+            assert sorted(remote_foo.listdir(str(d))) == [".profile", "ceph"]
+
+
+def test_connection_interpreter_runs_the_remote_module(request, tmp_path, monkeypatch):
+    """remoto's ``interpreter=``: the named Python serves import_module (a missing one is CommandNotFound, naming it)."""
+    (tmp_path / "tether_seed_interp.py").write_text("import sys\n\n\ndef which():\n    return sys.executable\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import tether_seed_interp as interp
+
+    server = request.getfixturevalue("sshd_server")
+    options = f"-F {server.ssh_config}"
+    with connection.get("ssh")("tether-test", ssh_options=options, interpreter="/usr/bin/python3") as conn:
+        assert conn.import_module(interp).which() == "/usr/bin/python3"
+    with connection.get("ssh")("tether-test", ssh_options=options, interpreter="/nonexistent/python") as conn:
+        with pytest.raises(CommandNotFound, match="/nonexistent/python"):
+            conn.import_module(interp)

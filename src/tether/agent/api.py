@@ -189,21 +189,21 @@ async def close_machine_agent(machine: Any) -> None:
         await agent.close()
 
 
-async def import_module_async(machine: Any, module: Any, model: str) -> Any:
+async def import_module_async(machine: Any, module: Any, model: str, python: str | None = None) -> Any:
     _check_model(model)
     if model == "json":
-        return AsyncJsonModule(machine, module)
+        return AsyncJsonModule(machine, module, python)
     if model == "legacy":
         raise ValueError("model='legacy' is blocking only: use the sync machine, or model='agent'")
-    agent = await machine_agent(machine, None)
+    agent = await machine_agent(machine, python)
     return await agent.import_module(module)
 
 
-def import_module_sync(facade: Any, module: Any, model: str) -> Any:
+def import_module_sync(facade: Any, module: Any, model: str, python: str | None = None) -> Any:
     _check_model(model)
     if model == "json":
-        return JsonModule(facade, module)
-    agent = Agent(portal.call(machine_agent, facade.aio, None))
+        return JsonModule(facade, module, python)
+    agent = Agent(portal.call(machine_agent, facade.aio, python))
     if model == "legacy":
         return LegacyModule(agent.remote_exec(module), module_source(module)[0])
     return agent.import_module(module)

@@ -81,6 +81,11 @@ def _forget_after_fork() -> None:
 os.register_at_fork(after_in_child=_forget_after_fork)
 
 
+
+def default_python(machine: Any) -> str:
+    """The interpreter an agent runs when none is named: this one locally, ``python3`` elsewhere."""
+    return sys.executable if machine.host is None else "python3"
+
 class AgentConnection:
     """A Python interpreter on ``machine`` serving tether's frames. Start with ``await start()``.
 
@@ -103,7 +108,7 @@ class AgentConnection:
     ) -> None:
         self.machine = machine
         self.host: str | None = machine.host
-        self.python = python or (sys.executable if machine.host is None else "python3")
+        self.python = python or default_python(machine)
         self.max_frame = max_frame
         self.heartbeat = heartbeat
         self.threads = threads

@@ -17,11 +17,11 @@ agent is the default.
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any
 
 from ..exceptions import AgentError, remote_error_class
 from .calls import module_source
+from .controller import default_python
 
 _MARKER = "\x1etether-json-result\x1e"
 
@@ -68,17 +68,13 @@ def outcome(rc: int, stdout: str, stderr: str, host: str | None) -> Any:
               tuple(result.get("args") or ()))
 
 
-def _default_python(machine: Any) -> str:
-    return sys.executable if machine.host is None else "python3"
-
-
 class JsonModule:
     """A module called through remoto's json model on a (sync) machine."""
 
     def __init__(self, machine: Any, module: Any, python: str | None = None) -> None:
         self.__name__, self._source = module_source(module)
         self._machine = machine
-        self._python = python or _default_python(machine)
+        self._python = python or default_python(machine)
 
     def __repr__(self) -> str:
         return f"<json-model remote module {self.__name__!r} on {self._machine!r}>"

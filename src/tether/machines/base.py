@@ -101,11 +101,11 @@ class AsyncMachine(_Lookup):
 
         return await machine_agent(self, python)
 
-    async def import_module(self, module: Any, *, model: str = "agent") -> Any:
+    async def import_module(self, module: Any, *, model: str = "agent", python: str | None = None) -> Any:
         """Ship ``module`` to this machine; its functions run there: ``await foo.listdir(".")``."""
         from ..agent.api import import_module_async
 
-        return await import_module_async(self, module, model)
+        return await import_module_async(self, module, model, python)
 
     async def remote_exec(self, module: Any) -> Any:
         """Run ``module`` (or source) on the agent with a ``channel``; returns the local end."""
@@ -252,16 +252,17 @@ class Machine(_Lookup):
 
         return Agent(portal.call(machine_agent, self.aio, python))
 
-    def import_module(self, module: Any, *, model: str = "agent") -> Any:
+    def import_module(self, module: Any, *, model: str = "agent", python: str | None = None) -> Any:
         """Ship ``module`` to this machine: ``rem.import_module(foo).listdir(".")`` runs there.
 
         ``model``: "agent" (the default: one interpreter serves every call),
         "legacy" (remoto's channel calls; the module ends in the
         ``__channelexec__`` footer) or "json" (a fresh ``python -c`` per call).
+        ``python`` names the interpreter (default: this one locally, ``python3`` elsewhere).
         """
         from ..agent.api import import_module_sync
 
-        return import_module_sync(self, module, model)
+        return import_module_sync(self, module, model, python)
 
     def remote_exec(self, module: Any) -> Any:
         """Run ``module`` (or source) on the agent with a ``channel``: send/receive/iterate/close."""

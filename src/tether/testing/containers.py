@@ -86,13 +86,27 @@ def ensure_busybox_image(podman: str, image: str = IMAGE) -> str:
     return image
 
 
+#: the host interpreter a ``host_python`` container borrows (seen there as /opt/hostusr/bin/python3)
+HOST_PYTHON = "/usr/bin/python3"
+
 @contextmanager
-def running_container(podman: str, image: str = IMAGE, name: str | None = None) -> Iterator[str]:
-    """A container of ``image`` idling (no network) until the block ends; yields its name."""
+def running_container(
+    podman: str, image: str = IMAGE, name: str | None = None, host_python: bool = False
+) -> Iterator[str]:
+    """A container of ``image`` idling (no network) until the block ends; yields its name.
+
+    ``host_python`` lends the container this host's ``/usr`` (read-only, at
+    /opt/hostusr, its libraries at /lib and /lib64) so ``python3`` runs there:
+    the image itself stays busybox, and busybox's tools stay first on PATH.
+    """
     name = name or f"tether-test-{secrets.token_hex(4)}"
+    lend = [
+        "-e", "PATH=/bin:/opt/hostusr/bin", "-v", "/usr:/opt/hostusr:ro",
+        "-v", "/usr/lib:/lib:ro", "-v", "/usr/lib64:/lib64:ro",
+    ] if host_python else []
     # sleep as pid 1 ignores SIGTERM: removal kills it at once (--time=0)
     subprocess.run(
-        [podman, "run", "--detach", "--name", name, "--network=none", image, "sleep", "2147483647"],
+        [podman, "run", "--detach", "--name", name, "--network=none", *lend, image, "sleep", "2147483647"],
         capture_output=True, check=True,
     )
     try:

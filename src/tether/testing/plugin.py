@@ -2,14 +2,15 @@
 
 ``sshd_server`` is a session-wide OpenSSH sshd when ``sshd`` is installed,
 else the embedded asyncssh server; ``TETHER_TEST_SERVER=openssh|embedded``
-forces one. The run's header says which one it uses.
+forces one. The run's header says which one it uses. ``private_sshd_server``
+is one test's own sshd, for tests that crash it (``server.kill()``).
 
 ``podman_container`` is a running busybox container for the session (podman);
-``docker_host`` is podman's Docker-compatible socket for the ``docker`` CLI
-(see :mod:`tether.testing.containers`). Both skip, saying why, where podman
-or docker is missing.
-forces one. ``private_sshd_server`` is one test's own sshd, for tests that
-crash it (``server.kill()``). The run's header says which one it uses.
+``python_container`` the same with this host's ``/usr`` mounted read-only, so
+``python3`` runs in it (for the agent); ``docker_host`` is podman's
+Docker-compatible socket for the ``docker`` CLI (see
+:mod:`tether.testing.containers`). They skip, saying why, where podman or
+docker is missing.
 """
 
 from __future__ import annotations
@@ -75,17 +76,29 @@ def embedded_ssh_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ss
 @pytest.fixture(scope="session")
 def podman_container() -> Iterator[str]:
     """The name of a running busybox container (podman), one per test session; skips without podman."""
+    yield from _busybox_container(host_python=False)
+
+
+@pytest.fixture(scope="session")
+def python_container() -> Iterator[str]:
+    """A busybox container (podman) where this host's ``python3`` runs; skips without podman or python3."""
+    yield from _busybox_container(host_python=True)
+
+
+def _busybox_container(host_python: bool) -> Iterator[str]:
     import shutil
     import subprocess
 
-    from .containers import ensure_busybox_image, running_container, static_busybox
+    from .containers import HOST_PYTHON, ensure_busybox_image, running_container, static_busybox
 
     podman = shutil.which("podman")
     if podman is None or static_busybox() is None:
         pytest.skip("podman and busybox-static are needed for container tests (make system-deps installs them)")
+    if host_python and not (os.path.islink("/lib") and os.access(HOST_PYTHON, os.X_OK)):
+        pytest.skip(f"a merged-/usr host with {HOST_PYTHON} is needed to lend Python to the container")
     try:
         image = ensure_busybox_image(podman)
-        with running_container(podman, image) as name:
+        with running_container(podman, image, host_python=host_python) as name:
             yield name
     except subprocess.CalledProcessError as exc:
         pytest.fail(f"podman could not start the test container: {exc.stderr.decode(errors='replace')[-500:]}")
