@@ -6,6 +6,8 @@ pid is also a pid of this host, which is how the tests check that nothing
 is left running.
 """
 
+import asyncio
+import gc
 import logging
 import os
 import shutil
@@ -183,6 +185,21 @@ def test_generators_stream_their_items(conn):
     assert [next(stream) for _ in range(3)] == [0, 1, 2]
     stream.close()
     assert remote_foo.echo("still serving") == "still serving"
+
+
+def test_async_generators_stream_and_one_dropped_half_read_stops(conn):
+    async def main():
+        remote_foo = await conn.aio.import_module(foo)
+        assert [item async for item in await remote_foo.count(100)] == list(range(100))
+        stream = await remote_foo.count(10**9)
+        assert [await stream.__anext__() for _ in range(3)] == [0, 1, 2]
+        agent = conn.aio._agent.connection
+        del stream  # dropped without aclose(): nothing may keep collecting its items
+        gc.collect()
+        assert agent._inboxes == {}
+        assert await remote_foo.echo("still serving") == "still serving"
+
+    asyncio.run(main())
 
 
 def test_values_round_trip_through_the_codec(conn):

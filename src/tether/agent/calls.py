@@ -100,25 +100,23 @@ def call_prefix(module: int, name: str) -> bytes:
     return codec.list_header(4) + codec.encode(module) + codec.encode(name)
 
 
-class RemoteGenerator(Iterator):
-    """Items of a remote generator as they arrive; closing it early stops the remote side."""
+class _RemoteStream:
+    """The state both generator flavours share: their inbox, and how they stop the remote side."""
 
     def __init__(self, conn: AgentConnection, ident: int, inbox: Any) -> None:
         self._conn, self._ident, self._inbox = conn, ident, inbox
         self._done = False
 
-    def __next__(self) -> Any:
-        if self._done:
-            raise StopIteration
-        kind, payload = self._inbox.get()
+    def _item(self, kind: int, payload: Any) -> tuple[bool, Any]:
+        """(True, item) for a YIELD; (False, None) at the end; raises what the remote raised."""
         if kind == framing.YIELD:
-            return codec.decode(payload)
+            return True, codec.decode(payload)
         self._done = True
         if kind == framing.END:
-            raise StopIteration
-        return settle(self._conn, kind, payload)
+            return False, None
+        return True, settle(self._conn, kind, payload)
 
-    def close(self) -> None:
+    def _cancel(self) -> None:
         """Stop the remote generator (its loop ends at the next item) and drop what is queued."""
         if not self._done:
             self._done = True
@@ -133,30 +131,35 @@ class RemoteGenerator(Iterator):
             self._conn.post_soon(framing.CANCEL, self._ident, codec.encode(None))
 
 
-class AsyncRemoteGenerator(AsyncIterator):
-    """``async for`` over a remote generator's items."""
+class RemoteGenerator(_RemoteStream, Iterator):
+    """Items of a remote generator as they arrive; closing it early stops the remote side."""
 
-    def __init__(self, conn: AgentConnection, ident: int, inbox: Any) -> None:
-        self._conn, self._ident, self._inbox = conn, ident, inbox
-        self._done = False
+    def __next__(self) -> Any:
+        if self._done:
+            raise StopIteration
+        more, item = self._item(*self._inbox.get())
+        if not more:
+            raise StopIteration
+        return item
+
+    def close(self) -> None:
+        """Stop the remote generator (its loop ends at the next item) and drop what is queued."""
+        self._cancel()
+
+
+class AsyncRemoteGenerator(_RemoteStream, AsyncIterator):
+    """``async for`` over a remote generator's items; dropping it half-read stops the remote side too."""
 
     async def __anext__(self) -> Any:
         if self._done:
             raise StopAsyncIteration
-        kind, payload = await self._inbox.get()
-        if kind == framing.YIELD:
-            return codec.decode(payload)
-        self._done = True
-        if kind == framing.END:
+        more, item = self._item(*(await self._inbox.get()))
+        if not more:
             raise StopAsyncIteration
-        return settle(self._conn, kind, payload)
+        return item
 
     async def aclose(self) -> None:
-        if not self._done:
-            self._done = True
-            self._conn.drop_inbox(self._ident)
-            if self._conn.alive:
-                self._conn.post(framing.CANCEL, self._ident, None)
+        self._cancel()
 
 
 class _ModuleProxy:
