@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..exceptions import ShellSessionError
 from ..transports.exec import (
     ExecClient,
     check_container,
@@ -61,15 +60,8 @@ class AsyncContainerMachine(AsyncRemoteMachine):
     def _client_argv(self, line: str) -> list[str]:
         return self._client.argv(line)
 
-    def _connect_blocking(self) -> None:
-        try:
-            self._start_control()
-        except ShellSessionError as exc:
-            self._close_blocking()
-            raise exec_failure(self._client, self._target, str(exc), self.host) from None
-        except BaseException:
-            self._close_blocking()
-            raise
+    def _connect_error(self, stderr: str) -> Exception:
+        return exec_failure(self._client, self._target, stderr, self.host)
 
     def _disconnect(self) -> None:
         """Nothing to hang up: the control shell was the only lasting process."""

@@ -24,7 +24,7 @@ import tempfile
 from collections.abc import Sequence
 from typing import Any
 
-from ..exceptions import ConnectError, ShellSessionError
+from ..exceptions import ConnectError
 from ..transports.openssh import parse_public_key
 from ..transports.putty import as_ppk, connect_error, fingerprint, fingerprints_from_known_hosts
 from .host_config import first_existing, ssh_config_settings
@@ -135,12 +135,12 @@ class AsyncPuttyMachine(AsyncRemoteMachine):
     def _connect_blocking(self) -> None:
         # the control shell is the -share upstream every later plink rides on
         try:
-            self._start_control()
-        except ShellSessionError as exc:
-            self._close_blocking()
-            raise connect_error(self.host, str(exc)) from None
+            super()._connect_blocking()
         finally:
             self._forget_password()
+
+    def _connect_error(self, stderr: str) -> Exception:
+        return connect_error(self.host, stderr)
 
     def _forget_password(self) -> None:
         # later plinks ride on the authenticated upstream (-share): the password can go

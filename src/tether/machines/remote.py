@@ -40,7 +40,7 @@ from ..commands.base import BaseCommand, Command, as_arg
 from ..commands.plan import DataSource, FileTarget, Plan, Stage, plan_shell_line
 from ..commands.quoting import quote
 from ..commands.remote_line import remote_line
-from ..exceptions import ClosedError, CommandNotFound, ConnectError
+from ..exceptions import ClosedError, CommandNotFound, ConnectError, ShellSessionError
 from ..transports.base import DEVNULL, PIPE
 from .base import AsyncMachine, Machine
 from .env import Env
@@ -196,6 +196,24 @@ class AsyncRemoteMachine(AsyncMachine):
         return handle
 
     def _connect_blocking(self) -> None:
+        """Start the control shell (for ssh/plink/exec it is the connection); on any failure close everything.
+
+        A control shell that dies at once becomes the machine's own connect error (:meth:`_connect_error`).
+        """
+        try:
+            self._start_control()
+            self._control_started()
+        except ShellSessionError as exc:
+            self._close_blocking()
+            raise self._connect_error(str(exc)) from None
+        except BaseException:
+            self._close_blocking()
+            raise
+
+    def _control_started(self) -> None:
+        """A hook: more to check once the control shell answers (SshMachine: its master is up)."""
+
+    def _connect_error(self, stderr: str) -> Exception:
         raise NotImplementedError
 
     def _disconnect(self) -> None:

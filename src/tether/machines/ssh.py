@@ -21,7 +21,7 @@ import shutil
 from collections.abc import Sequence
 from typing import Any
 
-from ..exceptions import ConnectError, ShellSessionError
+from ..exceptions import ConnectError
 from ..transports.openssh import ControlMaster, connect_error, connection_options
 from .remote import DEFAULT_MAX_SESSIONS, AsyncRemoteMachine, RemoteMachine, check_name
 
@@ -76,16 +76,11 @@ class AsyncSshMachine(AsyncRemoteMachine):
     def _open_control(self) -> Any:
         return self._master.spawn()
 
-    def _connect_blocking(self) -> None:
-        try:
-            self._start_control()
-            self._master.connected()
-        except ShellSessionError as exc:
-            self._close_blocking()
-            raise connect_error(self.host, str(exc)) from None
-        except BaseException:
-            self._close_blocking()
-            raise
+    def _control_started(self) -> None:
+        self._master.connected()
+
+    def _connect_error(self, stderr: str) -> Exception:
+        return connect_error(self.host, stderr)
 
     def _disconnect(self) -> None:
         self._master.close()
