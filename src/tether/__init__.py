@@ -32,6 +32,7 @@ from .exceptions import (
     ShellSessionError,
     TetherError,
     TransferError,
+    TunnelError,
 )
 from .machines.container import DockerMachine, KubernetesMachine, OpenShiftMachine, PodmanMachine
 from .machines.job import BY_POSITION, BY_TYPE
@@ -39,6 +40,7 @@ from .machines.local import LocalMachine, local
 from .machines.native import NativeSshMachine, connect
 from .machines.putty import PuttyMachine
 from .machines.ssh import SshMachine
+from .machines.tunnel import Tunnel, TunnelSocket  # rem.tunnel(...) / rem.connect_sock(...)
 
 __version__ = "0.1.0.dev0"
 
@@ -77,15 +79,12 @@ __all__ = [
     "SshMachine",
     "TetherError",
     "TransferError",
+    "Tunnel",
+    "TunnelError",
+    "TunnelSocket",
     "connect",
     "connection",
     "local",
     "path",
     "process",
 ]
-
-# tunnels: rem.tunnel(...) / rem.connect_sock(...) (docs/tunnels.md)
-from .exceptions import TunnelError
-from .machines.tunnel import Tunnel, TunnelSocket
-
-__all__ += ["Tunnel", "TunnelError", "TunnelSocket"]

@@ -30,6 +30,7 @@ from . import framing
 from .calls import remote_error, settle
 from .controller import AgentConnection
 
+_NONE = codec.encode(None)
 
 class _ChannelBase:
     def __init__(self, conn: AgentConnection, ident: int, inbox: Any, name: str) -> None:
@@ -68,8 +69,7 @@ class _ChannelBase:
             return True, codec.decode(payload)
         self._remote_closed = True
         if kind == framing.CLOSE:
-            error = codec.decode(payload)
-            if error is not None:
+            if payload != _NONE:  # a close that carries the remote error
                 self._error = remote_error(payload, self._conn.host)
         else:
             try:

@@ -69,7 +69,7 @@ def find_tool(executable: Any, default: str, package: str, host: str) -> str:
     """The tool's path: ``executable`` when given, else ``default`` on PATH, else ConnectError."""
     if executable is not None:
         path = os.fspath(executable)
-        if not (os.path.isfile(path) and os.access(path, os.X_OK)) and not shutil.which(path):
+        if not shutil.which(path):  # an explicit path: checked for being an executable file
             raise ConnectError(f"{path} is not an executable program", host)
         return path
     found = shutil.which(default)
