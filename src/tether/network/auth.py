@@ -13,7 +13,7 @@ import enum
 import hmac
 import time
 
-from .users import Database
+from .users import Database, dummy_hash
 
 
 class AuthMode(enum.Enum):
@@ -56,6 +56,8 @@ class Authenticator:
             raise ValueError(
                 f"the users table in {database.path} is empty, so no one could log in; "
                 "add one with: tether network user add NAME --admin")
+        if mode is AuthMode.LOGIN:
+            dummy_hash()  # made now, so the first unknown-user login is not faster than later ones
         self.database = database
         self.mode = mode
         self._password = password

@@ -20,13 +20,13 @@ import os
 import socket
 import ssl
 from pathlib import Path
-
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from typing import TYPE_CHECKING
 
 from ..exceptions import CertificateError
+
+if TYPE_CHECKING:  # cryptography is imported where keys are made or read (clients never need it: ~55 ms)
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 #: where the Manager keeps its key, certificate and database unless told otherwise
 HOME = Path(os.environ.get("TETHER_NETWORK_HOME", Path.home() / ".tether" / "network"))
@@ -42,6 +42,9 @@ def default_cert_path(host: str | None = None) -> Path:
 
 def generate_key(path: str | os.PathLike, password: str | None = None) -> Path:
     """A new P-256 private key in PEM at ``path`` (mode 0600), encrypted if ``password``."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     key = ec.generate_private_key(ec.SECP256R1())
     encryption: serialization.KeySerializationEncryption = (
         serialization.BestAvailableEncryption(password.encode()) if password
@@ -56,6 +59,9 @@ def generate_key(path: str | os.PathLike, password: str | None = None) -> Path:
 
 
 def load_key(path: str | os.PathLike, password: str | None = None) -> ec.EllipticCurvePrivateKey:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     key = serialization.load_pem_private_key(Path(path).read_bytes(), password.encode() if password else None)
     if not isinstance(key, ec.EllipticCurvePrivateKey):
         raise CertificateError(f"{path} is not an elliptic-curve key")
@@ -66,6 +72,10 @@ def generate_certificate(path: str | os.PathLike, key_path: str | os.PathLike,
                          key_password: str | None = None, names: list[str] | None = None,
                          days: int = 3650) -> Path:
     """A self-signed certificate for the key, valid for ``names`` (default: this host)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import NameOID
+
     key = load_key(key_path, key_password)
     hostname = socket.gethostname()
     names = names or [hostname, "localhost", "127.0.0.1", "::1"]
@@ -96,17 +106,26 @@ def generate_certificate(path: str | os.PathLike, key_path: str | os.PathLike,
 
 def fingerprint(cert: bytes | x509.Certificate) -> str:
     """SHA-256 of a certificate's DER bytes as ``AB:CD:...`` (what ``certdump`` prints)."""
-    der = cert.public_bytes(serialization.Encoding.DER) if isinstance(cert, x509.Certificate) else cert
+    if isinstance(cert, (bytes, bytearray)):
+        der = bytes(cert)
+    else:
+        from cryptography.hazmat.primitives import serialization
+
+        der = cert.public_bytes(serialization.Encoding.DER)
     digest = hashlib.sha256(der).hexdigest().upper()
     return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
 
 
 def load_certificate(path: str | os.PathLike) -> x509.Certificate:
+    from cryptography import x509
+
     return x509.load_pem_x509_certificate(Path(path).read_bytes())
 
 
 def describe(path: str | os.PathLike) -> str:
     """A readable summary of a certificate file: subject, names, validity, fingerprint."""
+    from cryptography import x509
+
     cert = load_certificate(path)
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value

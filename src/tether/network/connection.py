@@ -147,7 +147,7 @@ class Connection(asyncio.Protocol):
 
 def default_cert_file(host: str) -> Path | None:
     """A Manager certificate saved for ``host`` (``start_manager`` saves one over SSH)."""
-    path = certs.HOME / "certs" / f"{host}.crt"
+    path = certs.default_cert_path(host)
     return path if path.is_file() else None
 
 

@@ -70,10 +70,7 @@ def connect(host: str, username: str | None = None, password: str | None = None,
 def exec_command(machine: Any, command: str, timeout: float | None = 10) -> list[str]:
     """Run a shell ``command`` on ``machine``; its stdout as lines. A non-zero exit raises
     :class:`~tether.ProcessExecutionError` (with stderr); ``timeout`` kills it (ProcessTimedOut)."""
-    rc, out, err = machine["sh"]["-c", command].run(retcode=None, timeout=timeout)
-    if rc != 0:
-        raise ProcessExecutionError(["sh", "-c", command], rc, out, err, machine.host)
-    return out.splitlines()
+    return str(machine["sh"]["-c", command](timeout=timeout)).splitlines()
 
 
 def start_manager(host: str, console_script_path: str, ssh_username: str | None = None,
@@ -130,7 +127,7 @@ def _save_certificate(machine: Any, host: str, log: str) -> Path | None:
         if READY_PREFIX in line and " certificate " in line:
             remote_path = line.split(" certificate ", 1)[1].strip()
             pem = machine["cat"](remote_path)
-            local = certs.HOME / "certs" / f"{host.rsplit('@', 1)[-1]}.crt"
+            local = certs.default_cert_path(host.rsplit("@", 1)[-1])
             local.parent.mkdir(parents=True, exist_ok=True)
             local.write_text(pem)
             return local
