@@ -153,9 +153,7 @@ class Bench(Service):
         return a + b
 async def make():
     return await create_manager(host='127.0.0.1', port=0, log_level='WARNING')
-async def close(m):
-    m.close(); await m.wait_closed(); m.database.close()
-portal.call(close, portal.call(make))  # the key and certificate exist from now on, as on any second start
+portal.call(portal.call(make).aclose)  # the key and certificate exist from now on, as on any second start
 """
 _COLD_STMT = """
 m = portal.call(make)
@@ -166,7 +164,7 @@ c = connect(host='127.0.0.1', port=m.port, cert_file=m.cert_file)
 while 'Bench' not in c.identities()['services']:
     time.sleep(0.002)
 assert c.link('Bench').add(1, 2) == 3
-c.disconnect(); portal.call(close, m); t.join(10)
+c.disconnect(); portal.call(m.aclose); t.join(10)
 """
 
 CASES = [
@@ -208,8 +206,8 @@ CASES = [
             Variant("msl-network", "peers", _MSL + _MANY_CLIENTS, _MANY_STMT, "pool.shutdown(); " + _TEARDOWN,
                     requires=("msl-network",)),
         ],
-        # the slowest of 200 under 250 ms in most rounds: stricter than p99 < 250 ms per request
-        goals=[MedianBelow(0.250, "tether", "slowest of 200 concurrent requests < 250 ms"),
+        # issue 7 asks p99 < 250 ms per request; the slowest of all 50 x 200 requests under 250 ms implies it
+        goals=[MedianBelow(0.250, "tether", "every one of 50 x 200 concurrent requests < 250 ms", stat="max"),
                NoSlowerThan("msl-network")],
         samples=50, number=1, warmup=2, budget=90, timeout=300,
     ),

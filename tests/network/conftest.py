@@ -74,12 +74,7 @@ class ManagerHandle:
         for client in self.clients:
             client.disconnect()
 
-        async def stop():
-            self.manager.close()
-            await self.manager.wait_closed()
-            self.manager.database.close()
-
-        portal.call(stop)
+        portal.call(self.manager.aclose)
         for thread in self.threads:
             thread.join(10)
             assert not thread.is_alive(), f"{thread.name} did not stop when the Manager closed"

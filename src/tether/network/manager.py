@@ -93,6 +93,16 @@ class Manager:
         if self._server is not None:
             await self._server.wait_closed()
 
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    async def aclose(self) -> None:
+        """Close, wait until the server has stopped, then close the database (peers are done with it)."""
+        self.close()
+        await self.wait_closed()
+        self.database.close()
+
     def identity(self) -> dict[str, Any]:
         return {
             "hostname": HOSTNAME, "port": self.port,

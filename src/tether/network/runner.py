@@ -11,7 +11,6 @@ serves both.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import threading
@@ -97,8 +96,7 @@ def run_forever(**kwargs: Any) -> None:
         try:
             await manager.wait_closed()
         finally:
-            manager.close()
-            manager.database.close()
+            await manager.aclose()
 
     portal.call(main)
 
@@ -139,15 +137,10 @@ def run_services(*services: Service, **kwargs: Any) -> None:
         for thread in threads:
             while thread.is_alive():
                 thread.join(0.2)
-                if manager._closed.is_set():
+                if manager.closed:
                     break
     finally:
-        portal.call(_close, manager)
+        portal.call(manager.aclose)
     if errors and len(errors) == len(services):
         raise errors[0]
 
-
-async def _close(manager: Manager) -> None:
-    manager.close()
-    await asyncio.sleep(0)
-    manager.database.close()
