@@ -53,6 +53,21 @@ def test_glob_with_tuples_recursion_and_spaces(tree):
     assert (tree / "with space") // "*.txt" == [tree / "with space" / "c.txt"]
 
 
+def test_walk_never_reads_a_pruned_directory_and_yields_as_it_goes(tree, monkeypatch):
+    read = []
+    real_scandir = os.scandir
+
+    def recording_scandir(path):
+        read.append(os.path.relpath(path, tree))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", recording_scandir)
+    walk = tree.walk(dir_filter=lambda d: d.name != "deep")
+    assert next(walk).name == "a.txt" and read == ["."]  # the first path comes before any deeper read
+    assert [p.name for p in walk] == ["b.tar.gz", "with space", "c.txt", "deep"]
+    assert read == [".", "with space"]  # "deep" was pruned: never listed
+
+
 def test_queries_list_and_walk(tree):
     assert [p.name for p in tree.list()] == ["a.txt", "b.tar.gz", "with space"]
     assert sorted(p.name for p in tree.iterdir()) == ["a.txt", "b.tar.gz", "with space"]

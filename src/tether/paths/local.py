@@ -19,7 +19,7 @@ import errno
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
@@ -74,20 +74,44 @@ class LocalPath(BasePath):
                 yield self / entry.name
 
     def _scan(self, depth: int | None) -> builtins.list[Entry]:
-        entries = []
-        top = self._path
-        for directory, dirs, files in os.walk(top):
-            rel = os.path.relpath(directory, top)
-            prefix = () if rel == "." else tuple(rel.split(os.sep))
-            if depth is not None and len(prefix) + 1 >= depth:
-                dirs_kept: builtins.list[str] = []
-            else:
-                dirs_kept = [d for d in dirs if not os.path.islink(os.path.join(directory, d))]
-            for name in dirs + files:
-                full = os.path.join(directory, name)
-                entries.append(Entry((*prefix, name), os.path.isdir(full), os.path.islink(full)))
-            dirs[:] = dirs_kept
+        entries: builtins.list[Entry] = []
+
+        def visit(directory: str, prefix: tuple[str, ...]) -> None:
+            try:  # unreadable directories are skipped, as os.walk does
+                with os.scandir(directory) as listing:
+                    found = [(e.name, e.path, e.is_dir(), e.is_symlink()) for e in listing]
+            except OSError:
+                return
+            for name, full, is_dir, is_link in found:  # types come with the listing: no stat per entry
+                parts = (*prefix, name)
+                entries.append(Entry(parts, is_dir, is_link))
+                if is_dir and not is_link and (depth is None or len(parts) < depth):
+                    visit(full, parts)
+
+        visit(self._path, ())
         return entries
+
+    def walk(
+        self,
+        filter: Callable[[Any], bool] = lambda p: True,
+        dir_filter: Callable[[Any], bool] = lambda p: True,
+    ) -> Iterator[Any]:
+        """Every path below this directory, depth first, name-sorted; ``dir_filter`` prunes descent.
+
+        Lazy, unlike the shared walk: a directory ``dir_filter`` refuses is never read.
+        Links to directories are yielded but not followed.
+        """
+        try:
+            with os.scandir(self._path) as listing:
+                found = sorted((e.name, e.is_dir(), e.is_symlink()) for e in listing)
+        except OSError:
+            return
+        for name, is_dir, is_link in found:
+            path = self / name
+            if filter(path):
+                yield path
+            if is_dir and not is_link and dir_filter(path):
+                yield from path.walk(filter, dir_filter)
 
     def resolve(self, strict: bool = False) -> LocalPath:
         return LocalPath(os.path.realpath(self._path, strict=strict))
