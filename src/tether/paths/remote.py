@@ -41,7 +41,8 @@ from .remote_stream import (
     script_line,
 )
 
-# what the remote's error message says -> errno (GNU coreutils' wording)
+# what the remote's error message says -> errno (GNU coreutils' wording; matched without case,
+# so busybox's "'x' is a directory" reads the same)
 _ERRNO_BY_TEXT = [
     ("No such file or directory", errno.ENOENT),
     ("File exists", errno.EEXIST),
@@ -112,7 +113,8 @@ class RemotePath(BasePath):
         return str(out)
 
     def _error(self, stderr: str, path: Any) -> OSError:
-        code = next((number for text, number in _ERRNO_BY_TEXT if text in stderr), errno.EIO)
+        said_lower = stderr.lower()
+        code = next((number for text, number in _ERRNO_BY_TEXT if text.lower() in said_lower), errno.EIO)
         said = stderr.strip().splitlines()[-1] if stderr.strip() else os.strerror(code)
         return OSError(code, f"{said} (on {self._machine.host})", str(path))
 
@@ -230,11 +232,13 @@ class RemotePath(BasePath):
     def mkdir(self, mode: int | None = None, parents: bool = True, exist_ok: bool = True) -> None:
         """Create the directory (with parents, quietly if it exists, as plumbum does)."""
         flags = ("-p " if parents else "") + (f"-m {mode:o} " if mode is not None else "")
-        if exist_ok and self.is_dir():
-            return
-        if parents and not exist_ok and self.exists():
-            raise FileExistsError(errno.EEXIST, f"File exists (on {self._machine.host})", self._path)
-        self._do(f"mkdir {flags}-- {self._q}")
+        make = f"mkdir {flags}-- {self._q}"
+        if exist_ok:  # one trip: an existing directory is fine, anything else is mkdir's to refuse
+            self._do(f"[ -d {self._q} ] || {make}")
+        elif parents:  # mkdir -p would accept an existing directory: refuse it here (no exit: a shared shell)
+            self._do(f"if [ -e {self._q} ]; then echo 'File exists' >&2; false; else {make}; fi")
+        else:
+            self._do(make)
 
     def touch(self) -> None:
         self._do(f"touch -- {self._q}")
@@ -246,10 +250,7 @@ class RemotePath(BasePath):
     remove = delete
 
     def unlink(self, missing_ok: bool = False) -> None:
-        line = f"rm {'-f ' if missing_ok else ''}-- {self._q}"
-        if self.is_dir() and not self.is_symlink():
-            raise IsADirectoryError(errno.EISDIR, f"Is a directory (on {self._machine.host})", self._path)
-        self._do(line)
+        self._do(f"rm {'-f ' if missing_ok else ''}-- {self._q}")  # rm refuses a directory: IsADirectoryError
 
     def rmdir(self) -> None:
         self._do(f"rmdir -- {self._q}")
