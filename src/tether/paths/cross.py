@@ -53,20 +53,23 @@ def copy(src: Any, dst: Any, *, override: bool = True, progress: Progress | None
     False (then FileExistsError).
     """
     source, target = as_path(src), as_path(dst)
-    if not source.exists():
-        raise FileNotFoundError(errno.ENOENT, f"nothing to copy: no such file or directory{_on(source)}", str(source))
+    try:
+        info = source.stat()  # one question answers: there? a directory? its mode and size?
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            errno.ENOENT, f"nothing to copy: no such file or directory{_on(source)}", str(source)
+        ) from None
     if target.is_dir():
         target = target / source.name
-    if target.exists() and not override:
+    if not override and target.exists():
         raise FileExistsError(errno.EEXIST, f"the destination exists{_on(target)}", str(target))
     if _same_remote(source, target):
         source._do(script_line(COPY_HERE, str(target), str(source)))  # type: ignore[attr-defined]
         return target
-    if source.is_dir():
+    if stat.S_ISDIR(info.st_mode):
         with source._tree_reader() as reader, target._tree_writer() as writer:
             pump(reader, writer, None, progress)
     else:
-        info = source.stat()
         with source._reader() as reader, target._writer(stat.S_IMODE(info.st_mode)) as writer:
             pump(reader, writer, info.st_size, progress)
     return target
