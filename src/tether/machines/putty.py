@@ -27,7 +27,7 @@ from typing import Any
 from ..exceptions import ConnectError
 from ..transports.openssh import parse_public_key
 from ..transports.putty import as_ppk, connect_error, fingerprint, fingerprints_from_known_hosts
-from .host_config import first_existing, ssh_config_settings
+from .host_config import host_settings
 from .remote import DEFAULT_MAX_SESSIONS, AsyncRemoteMachine, RemoteMachine, check_name
 
 
@@ -55,15 +55,13 @@ class AsyncPuttyMachine(AsyncRemoteMachine):
         super().__init__(host, max_sessions)
         # plink reads no ssh_config: resolve the host like OpenSSH would (tether.sshconfig)
         # so an alias means the same thing on every machine; explicit arguments win
-        settings = ssh_config_settings(host, user, port, ssh_config)
-        self.target = check_name(settings.get("hostname") or host, "host name")
-        user = user if user is not None else settings.get("user")
-        port = port if port is not None else (int(settings["port"]) if settings.get("port") else None)
-        keyfile = keyfile if keyfile is not None else first_existing(settings.get("identityfile"))
-        if known_hosts is None and ssh_config is not None:
-            known_hosts = first_existing(settings.get("userknownhostsfile"))
-        self.user = check_name(user, "user name") if user is not None else None
-        self.port = port
+        settings = host_settings(host, user, port, keyfile, known_hosts, ssh_config=ssh_config)
+        self.target = check_name(settings.target, "host name")
+        keyfile = settings.keyfiles[0] if settings.keyfiles else None
+        if known_hosts is None and ssh_config is not None:  # a default config's file is PuTTY's own business
+            known_hosts = settings.known_hosts
+        self.user = check_name(settings.user, "user name") if settings.user is not None else None
+        self.port = settings.port
         plink = os.fspath(plink_command) if plink_command is not None else shutil.which("plink")
         if not plink:
             raise ConnectError("PuTTY's plink is not installed (Debian: apt-get install putty-tools)", host)
