@@ -106,7 +106,8 @@ def _rest_of(fd: int, wait: float = 1.0) -> bytes:
     return b"".join(chunks)
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes | memoryview) -> None:
+    """Write all of ``data`` to file descriptor ``fd`` (a pipe may take part of a big write)."""
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
@@ -152,7 +153,7 @@ class ShellSession:
     def _exchange(self, text: str, timeout: float | None) -> tuple[int, bytes, bytes]:
         process = self._process
         try:
-            _write_all(self._stdin_fd, self._framing.script(text))
+            write_all(self._stdin_fd, self._framing.script(text))
         except BrokenPipeError:
             code = process.wait()
             raise _ended(code, _rest_of(self._err_fd)) from None

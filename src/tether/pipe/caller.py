@@ -27,6 +27,7 @@ from typing import Any
 
 from ..codec import CodecError
 from ..exceptions import ClosedError, PipeError, PipeStartTimeout
+from ..machines.session import write_all
 from .frames import EXIT, LOG, OUT, READY, FrameReader, frame, reply
 
 __all__ = ["SshPipe"]
@@ -152,9 +153,7 @@ class SshPipe:
             with self._write_lock:
                 if self._stdin_fd is None:
                     raise ValueError("stdin is closed")
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(self._stdin_fd, view) :]
+                write_all(self._stdin_fd, data)
         except (OSError, ValueError) as exc:
             raise self._gone("stopped reading") from exc
 

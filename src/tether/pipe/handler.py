@@ -42,6 +42,7 @@ from typing import Any
 
 from ..codec import CodecError, decode
 from ..logs import LevelBasedFormatter, TimedSizedRotatingHandler, host_name
+from ..machines.session import write_all
 from .frames import EXIT, LOG, OUT, READY, FrameReader, frame, record_fields
 
 __all__ = ["EXIT_ATEXIT", "EXIT_ATSTART", "EXIT_HANDLE", "EXIT_OK", "EXIT_UNREADABLE", "TERM_MESSAGES", "PipeHandler"]
@@ -65,10 +66,9 @@ class _Channel:
         self._pump.start()
 
     def send(self, value: Any) -> None:
-        data = memoryview(frame(value))
+        data = frame(value)
         with self._lock:  # log records come from any thread: frames never interleave
-            while data:
-                data = data[os.write(self._fd, data) :]
+            write_all(self._fd, data)
 
     def _forward_stdout(self, fd: int) -> None:
         try:
