@@ -4,7 +4,7 @@ Reading is ``cat`` (or ``tar -c``) on a channel of its own. Writing cannot
 simply be ``cat >file``: when the connection dies the remote ``cat`` sees an
 ordinary end of input and the half-sent file would look complete. So the
 writer sends *frames* (a decimal length on a line, then that many bytes,
-taken by ``head -c``) and a final ``0`` line that means "commit": only then
+taken by ``dd``) and a final ``0`` line that means "commit": only then
 does the remote shell rename its temporary file over the destination. An
 end of input anywhere else, a kill, or a failed write removes the temporary
 file and leaves the destination as it was::
@@ -70,7 +70,7 @@ COPY_HERE = _TEMP_NAME + (
 SEND_TREE = 'cd -- "$1" && exec tar -cf - .'
 
 _STDERR_TAIL = 20
-FRAME_SIZE = 4 << 20  # a frame costs one `head` process remotely: keep them big
+FRAME_SIZE = 4 << 20  # a frame costs one `dd` process remotely: keep them big
 
 
 def script_line(script: str, *args: str) -> str:

@@ -2,12 +2,11 @@
 
 ``pytest`` picks the plugin up through the ``pytest11`` entry point; its
 fixtures are ``sshd_server`` (OpenSSH's sshd, or the embedded server where
-sshd is missing) and ``embedded_ssh_server``, and for containers
-``podman_container`` and ``docker_host`` (:mod:`tether.testing.containers`).
-Outside pytest, use the
-sshd is missing), ``embedded_ssh_server``, and ``private_sshd_server`` (a
-test's own sshd, which ``server.kill()`` crashes). Outside pytest, use the
-context managers directly::
+sshd is missing), ``embedded_ssh_server`` and ``private_sshd_server`` (a
+test's own sshd, which ``server.kill()`` crashes), and for containers
+``podman_container``, ``python_container`` and ``docker_host``
+(:mod:`tether.testing.containers`). Outside pytest, use the context
+managers directly::
 
     from tether.testing import start_openssh_server
     with start_openssh_server(tmpdir) as server:

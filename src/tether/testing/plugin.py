@@ -118,6 +118,8 @@ def docker_host(podman_container: str, tmp_path_factory: pytest.TempPathFactory)
     directory = tmp_path_factory.mktemp("podsock")
     with podman_docker_service(podman, str(directory)) as url:
         yield url
+
+
 @pytest.fixture
 def private_sshd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
     """An OpenSSH sshd of this test's own, which it may kill (``server.kill()``)."""

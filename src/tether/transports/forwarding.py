@@ -35,10 +35,6 @@ class Endpoint:
     port: int
     path: str | None = None
 
-    @property
-    def is_unix(self) -> bool:
-        return self.path is not None
-
     def __str__(self) -> str:
         if self.path is not None:
             return self.path

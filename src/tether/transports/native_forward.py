@@ -132,5 +132,6 @@ class ConnectionForwarder(Forwarder):
     async def listen(
         self, bind: Endpoint, target: Endpoint, links: LinkSet, timeout: float
     ) -> tuple[RemoteListener, int]:
-        listener, port = await asyncio.wait_for(listen_remote(self.conn, bind, target, links, self.host), timeout)
+        # the caller (open_tunnel) bounds this by the tunnel's timeout
+        listener, port = await listen_remote(self.conn, bind, target, links, self.host)
         return _ServerListener(listener), port

@@ -116,13 +116,6 @@ class SftpSession:
 
         return self._call(path, walk)
 
-    def mkdir(self, path: str, mode: int | None) -> None:
-        import asyncssh
-
-        client = self._client
-        attrs = asyncssh.SFTPAttrs(permissions=mode) if mode is not None else asyncssh.SFTPAttrs()
-        self._call(path, lambda: client.mkdir(os.fsencode(path), attrs))
-
     def simple(self, method: str, path: str, *more: Any) -> Any:
         """``client.<method>(path, *more)``: rmdir, remove, chmod, readlink, symlink, posix_rename."""
         client = self._client
