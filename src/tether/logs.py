@@ -84,12 +84,18 @@ class LevelBasedFormatter(logging.Formatter):
         self.datefmt = datefmt
         self._by_level = {level: _MicrosecondFormatter(fmt, datefmt) for level, fmt in formats.items()}
         self._default = self._by_level["default"]
+        self._last: tuple[Any, str] = (None, "")  # MpLogger hands one record to several files
         super().__init__(formats["default"], datefmt)
 
     def format(self, record: logging.LogRecord) -> str:
+        last = self._last  # one read: another thread may replace it meanwhile
+        if last[0] is record:
+            return last[1]
         if not hasattr(record, "host"):
             record.host = host_name()
-        return self._by_level.get(record.levelno, self._default).format(record)
+        text = self._by_level.get(record.levelno, self._default).format(record)
+        self._last = (record, text)
+        return text
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         return self._default.formatTime(record, datefmt)
