@@ -32,6 +32,27 @@ def kill_a_third_of_the_way(server):
     return progress, killed_at
 
 
+def transfer_cut_by_a_killed_server(kind, server, transfer):
+    """Run ``transfer(machine, progress)`` while ``server`` is killed under it: it must raise OSError.
+
+    Returns where the kill happened (empty: the transfer ended before it could be killed).
+    """
+    rem = MACHINES[kind](
+        server.host, user=server.user, port=server.port, keyfile=server.client_key, known_hosts=server.known_hosts
+    )
+    progress, killed_at = kill_a_third_of_the_way(server)
+    try:
+        with pytest.raises(OSError):
+            transfer(rem, progress)
+    finally:
+        rem.close()
+        # the failed transfer's streams sit in the traceback's frames: finalize them now, not
+        # during some later ast.parse (CPython 3.11 then fails with "AST constructor recursion
+        # depth mismatch" when a finalizer runs Python code mid-parse)
+        gc.collect()
+    return killed_at
+
+
 @pytest.mark.parametrize("before", ["old content", None], ids=["replacing", "new"])
 @pytest.mark.parametrize("kind", list(MACHINES))
 def test_killed_sshd_leaves_no_partial_file(kind, before, private_sshd_server, tmp_path):
@@ -46,18 +67,9 @@ def test_killed_sshd_leaves_no_partial_file(kind, before, private_sshd_server, t
     target = dest / "big.bin"
     if before is not None:
         target.write_text(before)
-    rem = MACHINES[kind](s.host, user=s.user, port=s.port, keyfile=s.client_key, known_hosts=s.known_hosts)
-    progress, killed_at = kill_a_third_of_the_way(s)
-
-    try:
-        with pytest.raises(OSError):
-            rem.upload(source, target, progress=progress)
-    finally:
-        rem.close()
-        # the failed transfer's streams sit in the traceback's frames: finalize them now, not
-        # during some later ast.parse (CPython 3.11 then fails with "AST constructor recursion
-        # depth mismatch" when a finalizer runs Python code mid-parse)
-        gc.collect()
+    killed_at = transfer_cut_by_a_killed_server(
+        kind, s, lambda rem, progress: rem.upload(source, target, progress=progress)
+    )
     assert killed_at, "the upload ended before the server could be killed"
     # the orphaned remote shell sees its input end without the commit frame and removes its temp file
     deadline = time.monotonic() + 10
@@ -79,18 +91,8 @@ def test_killed_sshd_mid_download_keeps_the_local_file(kind, private_sshd_server
     local_dir = tmp_path / "here"
     local_dir.mkdir()
     (local_dir / "remote.bin").write_text("old content")
-    rem = MACHINES[kind](s.host, user=s.user, port=s.port, keyfile=s.client_key, known_hosts=s.known_hosts)
-
-    progress, killed_at = kill_a_third_of_the_way(s)
-
-    try:
-        with pytest.raises(OSError):
-            rem.download(source, local_dir, progress=progress)
-    finally:
-        rem.close()
-        # the failed transfer's streams sit in the traceback's frames: finalize them now, not
-        # during some later ast.parse (CPython 3.11 then fails with "AST constructor recursion
-        # depth mismatch" when a finalizer runs Python code mid-parse)
-        gc.collect()
+    killed_at = transfer_cut_by_a_killed_server(
+        kind, s, lambda rem, progress: rem.download(source, local_dir, progress=progress)
+    )
     assert killed_at, "the download ended before the server could be killed"
     assert os.listdir(local_dir) == ["remote.bin"] and (local_dir / "remote.bin").read_text() == "old content"
