@@ -10,6 +10,7 @@ need ssh openssh-client
 need plink putty-tools
 need ip iproute2
 need ps procps
+need sudo sudo
 # containers: podman on runc, and a STATIC busybox to build the test image from
 need podman podman
 need runc runc

@@ -10,6 +10,7 @@ which ``start_manager`` keeps for itself). The Manager uses a free port.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -178,6 +179,22 @@ def test_tip_address_in_use_then_admin_shutdown_then_kill(mypackage, sshd_server
         assert info.value.retcode == 3 and "oops" in str(info.value)
     finally:
         ssh_client.close()
+
+
+def test_start_manager_as_sudo_watches_the_script_as_root_too(mypackage, sshd_server):
+    """``as_sudo``: the script, and the looks at its log and pid, all go through ``sudo -n``."""
+    if not shutil.which("sudo"):
+        pytest.skip("sudo is not installed (make system-deps installs it)")
+    from mypackage.my_client import MyClient
+
+    port = free_port()
+    # no TLS: a Manager run by root would write its key under root's own home
+    ssh.start_manager(sshd_server.host, mypackage.SCRIPT, ssh_username=sshd_server.user, as_sudo=True,
+                      port=port, disable_tls=True, **_ssh(sshd_server))
+    rpi = MyClient("RPiService", host=sshd_server.host, port=port, disable_tls=True)
+    assert rpi.add_numbers(1, 2, 3, 4) == 10
+    rpi.disconnect()
+    assert _wait_port_closed(port), "the Manager is still listening after disconnect()"
 
 
 def test_start_manager_times_out_and_kills_a_script_that_never_starts_one(sshd_server, tmp_path, network_home):

@@ -30,6 +30,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -82,32 +83,36 @@ def start_manager(host: str, console_script_path: str, ssh_username: str | None 
     already in use, a bad argument), and :class:`~tether.ProcessTimedOut`
     (after killing it) when the Manager is not up within ``timeout`` seconds.
     ``as_sudo`` runs the script with ``sudo -n`` (no password prompt: sudoers
-    must allow it).
+    must allow it), and so every later look at it (its log, its pid, its
+    certificate), which then belong to root.
     """
     ssh_options = {_SSH_OPTIONS[k]: kwargs.pop(k) for k in list(kwargs) if k in _SSH_OPTIONS}
     machine = connect(host, ssh_username, ssh_password, timeout=timeout, **ssh_options)
     try:
-        launch = machine["sh"]["-c", _LAUNCH, console_script_path]
-        if as_sudo:
-            launch = machine["sudo"]["-n", launch]
-        proc = launch.popen()
+        def privileged(command: Any) -> Any:
+            return machine["sudo"]["-n", command] if as_sudo else command
+
+        proc = privileged(machine["sh"]["-c", _LAUNCH, console_script_path]).popen()
         out, err = proc.communicate(json.dumps(kwargs).encode(), timeout=timeout)
         parts = out.decode().split()
         if proc.returncode != 0 or len(parts) != 2:
             raise ProcessExecutionError([console_script_path], proc.returncode, out, err, host,
                                         "could not start the Manager's console script")
         kwargs_file, pid = parts
-        log = _wait_until_running(machine, console_script_path, kwargs_file + ".log", pid, timeout)
-        _save_certificate(machine, host, log)
+        log = _wait_until_running(machine, privileged, console_script_path, kwargs_file + ".log", pid, timeout)
+        _save_certificate(machine, privileged, host, log)
     finally:
         machine.close()
 
 
-def _wait_until_running(machine: Any, script: str, log_file: str, pid: str, timeout: float) -> str:
+def _wait_until_running(
+    machine: Any, privileged: Callable[[Any], Any], script: str, log_file: str, pid: str, timeout: float
+) -> str:
     deadline = time.monotonic() + timeout
     delay = 0.02
     while True:
-        rc, log, _ = machine["sh"]["-c", _WATCH, "watch", log_file, pid].run(retcode=None, timeout=timeout)
+        watch = privileged(machine["sh"]["-c", _WATCH, "watch", log_file, pid])
+        rc, log, _ = watch.run(retcode=None, timeout=timeout)
         alive = log.rstrip().endswith("ALIVE")
         if READY_PREFIX in log and alive:
             return log
@@ -115,18 +120,18 @@ def _wait_until_running(machine: Any, script: str, log_file: str, pid: str, time
             raise ProcessExecutionError([script], None, log, "", machine.host,
                                         "the Manager's console script exited before the Manager was running")
         if time.monotonic() > deadline:
-            machine["kill"]["-TERM", pid].run(retcode=None)
+            privileged(machine["kill"]["-TERM", pid]).run(retcode=None)
             raise ProcessTimedOut([script], timeout, log, "", machine.host)
         time.sleep(delay)
         delay = min(delay * 2, 0.25)
 
 
-def _save_certificate(machine: Any, host: str, log: str) -> Path | None:
+def _save_certificate(machine: Any, privileged: Callable[[Any], Any], host: str, log: str) -> Path | None:
     """Fetch the Manager's certificate over the (verified) SSH connection; keep it for ``host``."""
     for line in log.splitlines():
         if READY_PREFIX in line and " certificate " in line:
             remote_path = line.split(" certificate ", 1)[1].strip()
-            pem = machine["cat"](remote_path)
+            pem = privileged(machine["cat"][remote_path])()
             local = certs.default_cert_path(host.rsplit("@", 1)[-1])
             local.parent.mkdir(parents=True, exist_ok=True)
             local.write_text(pem)
