@@ -546,7 +546,8 @@ class PeerEnv:
 
     ::
 
-        peers = PeerEnv(Path("bench/.venv"), Path("bench/requirements-peers.txt"))
+        peers = PeerEnv(Path("bench/.venv"), Path("bench/requirements-peers.txt"),
+                        Path("bench/requirements-peers.lock"))   # pins for every package
         peers.ensure(console)              # create it / install what is new, one package at a time
         peers.why_missing(("plumbum",))    # None, or "plumbum failed to install: ..."
 
@@ -558,15 +559,24 @@ class PeerEnv:
 
     STATUS = "tether-peers.json"
 
-    def __init__(self, root: Path, requirements: Path) -> None:
-        self.root, self.requirements = root, requirements
+    def __init__(self, root: Path, requirements: Path, lock: Path | None = None) -> None:
+        self.root, self.requirements, self.lock = root, requirements, lock
         self.python = root / "bin" / "python"
         self.status: dict[str, dict] = {}
         self.problem = ""
 
     def lines(self) -> list[str]:
+        """The requirement lines, each with its locked version when a lock is used (a new pin reinstalls)."""
         text = self.requirements.read_text()
-        return [ln.split("#", 1)[0].strip() for ln in text.splitlines() if ln.split("#", 1)[0].strip()]
+        lines = [ln.split("#", 1)[0].strip() for ln in text.splitlines() if ln.split("#", 1)[0].strip()]
+        pins = self._pins()
+        return [f"{ln} (locked {pins[dist_name(ln)]})" if dist_name(ln) in pins else ln for ln in lines]
+
+    def _pins(self) -> dict[str, str]:
+        if self.lock is None or not self.lock.exists():
+            return {}
+        found = (re.match(r"([A-Za-z0-9._-]+)==(\S+)", ln) for ln in self.lock.read_text().splitlines())
+        return {dist_name(m.group(1)): m.group(2) for m in found if m}
 
     def ensure(self, console: Any, reinstall: bool = False) -> None:
         if reinstall and self.root.exists():
@@ -598,8 +608,10 @@ class PeerEnv:
         log = logs / f"{name}.log"
         console.print(f"{step} installing {line} into {self.root} ...")
         started = time.monotonic()
+        requirement = line.split(" (locked ", 1)[0]
+        constraints = ["-c", str(self.lock)] if self.lock is not None and self.lock.exists() else []
         cmd = [str(self.python), "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
-               "--progress-bar", "off", line]
+               "--progress-bar", "off", *constraints, requirement]
         with console.status(f"{step} pip install {line}"), open(log, "w") as out:
             code = subprocess.call(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         took = time.monotonic() - started

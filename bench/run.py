@@ -64,6 +64,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="run only cases matching PATTERN (glob or substring; repeatable)")
     parser.add_argument("--list", action="store_true", help="list the cases and exit")
     parser.add_argument("--no-peers", action="store_true", help="do not build bench/.venv; skip the peers")
+    parser.add_argument("--peers-lock", type=Path, default=BENCH / "requirements-peers.lock", metavar="PATH",
+                        help="constraints the peers install from (make lock refreshes it)")
     parser.add_argument("--reinstall-peers", action="store_true", help="rebuild bench/.venv from scratch")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a goal is missed")
     parser.add_argument("--json", type=Path, default=BENCH / "results" / "latest.json", metavar="PATH",
@@ -82,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             console.print(f"[red]no case matches {args.only}[/]")
         return 0 if cases else 2
 
-    peers = PeerEnv(BENCH / ".venv", BENCH / "requirements-peers.txt")
+    peers = PeerEnv(BENCH / ".venv", BENCH / "requirements-peers.txt", args.peers_lock)
     if args.no_peers:
         peers.problem = "--no-peers given"
     elif any(v.interpreter == "peers" for c in cases for v in c.variants):

@@ -24,8 +24,8 @@ subclasses the stdlib class a caller would naturally catch::
     │   ├── RemoteError (RuntimeError)       a Service or the Manager answered with an error
     │   └── RequestTimedOut (TimeoutError)   no reply within the request's timeout
     ├── TransferError (OSError)              a file transfer or remote file write did not complete
-    └── PortalError (RuntimeError)           a sync call made from tether's own event loop
     ├── PortalError (RuntimeError)           a sync call made from tether's own event loop
+    ├── DependencyError (ImportError)        an installed library is outside the range tether supports
     ├── AgentError (ConnectionError)         the remote Python agent died, would not start, broke the protocol
     ├── FrameTooLarge (ValueError)           an agent frame over the size limit (size, limit, direction)
     ├── ChannelClosed (EOFError)             receive() on an agent channel that the other side closed
@@ -51,6 +51,7 @@ __all__ = [
     "CommandLineError",
     "CommandNotFound",
     "ConnectError",
+    "DependencyError",
     "FrameTooLarge",
     "HostKeyError",
     "PipeError",
@@ -249,6 +250,19 @@ class ClosedError(TetherError):
 
 class PortalError(TetherError, RuntimeError):
     """A blocking tether call was made from tether's own event-loop thread: use ``tether.aio``."""
+
+
+class DependencyError(TetherError, ImportError):
+    """An installed library is outside the range tether supports (``package``, ``version``, ``supported``)."""
+
+    def __init__(self, message: str, package: str, version: str, supported: str) -> None:
+        self.message = message
+        self.package, self.version, self.supported = package, version, supported
+        super().__init__(message)
+        self._keep((message, package, version, supported), {})
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class PipeError(TetherError, BrokenPipeError):

@@ -61,3 +61,17 @@ def test_clear_errors(sshd_server, tmp_path):
         f"{s.user}@{s.host}:/no/such/file", str(tmp_path), check=False,
     )
     assert missing.returncode == 1 and "nothing to download" in missing.stderr and "/no/such/file" in missing.stderr
+
+
+@pytest.mark.parametrize("via", ["native", "ssh"])
+def test_cli_prints_no_dependency_warnings(via, sshd_server, tmp_path):
+    """cryptography's deprecation noise about asyncssh's DSA classes never reaches a user's terminal."""
+    s = sshd_server
+    (tmp_path / "f").write_text("f")
+    connection = ["-p", str(s.port), "-i", str(s.client_key), "--known-hosts", str(s.known_hosts), "--via", via]
+    sent = tether("put", *connection, "-q", str(tmp_path / "f"), f"{s.user}@{s.host}:{tmp_path}/g")
+    got = tether("get", *connection, "-q", f"{s.user}@{s.host}:{tmp_path}/g", str(tmp_path / "h"))
+    helped = tether("--help")
+    for done in (sent, got, helped):
+        assert not [line for line in done.stderr.splitlines() if "Warning" in line], done.stderr
+    assert (tmp_path / "h").read_text() == "f"

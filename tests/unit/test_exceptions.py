@@ -21,6 +21,7 @@ SAMPLES = [
     exc.TunnelError("port 6666 is in use", "h"),
     exc.ClosedError("closed"),
     exc.PortalError("wrong thread"),
+    exc.DependencyError("tether needs asyncssh >=2.23.1,<3", "asyncssh", "3.0.0", ">=2.23.1,<3"),
     exc.PipeError("handler ended", "pipe1", 5, "Traceback...\nValueError: boom\n"),
     exc.PipeStartTimeout("no ready report within 5 s", "pipe2"),
     exc.NetworkError("broker gone"),

@@ -46,7 +46,7 @@ async def open_connection(
     with tether.sshconfig, so asyncssh reads no config file. ``keyfile`` is
     one path or a list of them.
     """
-    import asyncssh
+    from .asyncssh_import import asyncssh
 
     options: dict[str, Any] = {"connect_timeout": connect_timeout, "config": []}
     if user:
@@ -97,7 +97,7 @@ async def open_connection(
 
 
 def _is_known(path: str, host: str, port: int | None) -> bool:
-    import asyncssh
+    from .asyncssh_import import asyncssh
 
     if not os.path.exists(path):
         return False
@@ -230,7 +230,7 @@ async def open_with_retry(open_channel: Any, patience: float = 10.0) -> Any:
     only once it has processed our close of the last one, a moment after we
     consider it closed; so a refusal right then is retried, not reported.
     """
-    import asyncssh
+    from .asyncssh_import import asyncssh
 
     deadline = asyncio.get_running_loop().time() + patience
     delay = 0.001

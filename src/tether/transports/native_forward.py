@@ -62,7 +62,7 @@ def channel_link(sock: socket.socket, reader: Any, writer: Any) -> PumpedLink:
 
 async def open_channel(conn: Any, dest: Endpoint, host: str) -> tuple[Any, Any]:
     """Streams of a new channel to ``dest`` as the server sees it; TunnelError if it refuses."""
-    import asyncssh
+    from .asyncssh_import import asyncssh
 
     try:
         if dest.path is not None:
@@ -85,7 +85,7 @@ async def listen_remote(conn: Any, bind: Endpoint, target: Endpoint, links: Link
 
     Returns the listener (``close()`` stops it) and the port it listens on (0 for a unix socket).
     """
-    import asyncssh
+    from .asyncssh_import import asyncssh
 
     async def serve(reader: Any, writer: Any) -> None:
         try:

@@ -39,7 +39,7 @@ class SftpVague(OSError):
 
 
 def _errno_of(exc: Any) -> int | None:
-    import asyncssh
+    from .asyncssh_import import asyncssh
 
     return {
         asyncssh.FX_NO_SUCH_FILE: errno.ENOENT,
@@ -56,7 +56,7 @@ class SftpSession:
     """The SFTP client of one connection, for blocking callers."""
 
     def __init__(self, conn: Any, host: str) -> None:
-        import asyncssh
+        from .asyncssh_import import asyncssh
 
         self.host = host
         try:
@@ -65,7 +65,7 @@ class SftpSession:
             raise SftpUnavailable(f"{host} offers no SFTP: {exc}") from exc
 
     def _call(self, path: str, operation: Callable[[], Awaitable[Any]]) -> Any:
-        import asyncssh
+        from .asyncssh_import import asyncssh
 
         async def run() -> Any:
             return await operation()

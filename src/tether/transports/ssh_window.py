@@ -10,7 +10,9 @@ reader slower than the network makes memory grow without bound (measured:
 :func:`bound_receive_buffer` replaces that step on one channel: the window
 granted back never exceeds the full window minus what is still buffered,
 so received-but-unread data stays under one window. It relies on asyncssh
-internals; when they are not as expected it leaves the channel alone.
+internals: :mod:`tether.transports.asyncssh_import` checks at import that
+asyncssh has them (else a DependencyError names the supported range); a
+channel that still lacks one is left alone.
 """
 
 from __future__ import annotations
@@ -20,11 +22,10 @@ from typing import Any
 
 def bound_receive_buffer(chan: Any) -> bool:
     """Patch ``chan`` (an asyncssh channel without text decoding); True if patched."""
-    try:
-        from asyncssh.constants import MSG_CHANNEL_WINDOW_ADJUST
-        from asyncssh.packet import UInt32
-    except ImportError:
-        return False
+    from .asyncssh_import import asyncssh
+
+    MSG_CHANNEL_WINDOW_ADJUST = asyncssh.constants.MSG_CHANNEL_WINDOW_ADJUST
+    UInt32 = asyncssh.packet.UInt32
     needed = ("_recv_buf", "_recv_window", "_init_recv_window", "_session", "send_packet", "_deliver_data")
     if not all(hasattr(chan, name) for name in needed) or getattr(chan, "_encoding", None):
         return False
