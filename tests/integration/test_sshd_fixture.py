@@ -91,3 +91,15 @@ def test_embedded_server_refuses_unknown_keys(embedded_ssh_server, tmp_path):
 
     with pytest.raises(asyncssh.PermissionDenied):
         asyncio.run(main())
+
+
+def test_embedded_server_stops_cleanly_right_after_a_client_hangs_up(tmp_path):
+    """Stopping the server while its last connection is closing used to race the loop thread
+    (asyncio's Server.close() called from another thread): 1 demo in 11 ended in a TypeError."""
+    from tether import NativeSshMachine
+    from tether.testing import start_embedded_server
+
+    for round in range(25):
+        with start_embedded_server(tmp_path / str(round)) as s:
+            with NativeSshMachine(s.host, user=s.user, port=s.port, keyfile=s.client_key, known_hosts=s.known_hosts) as rem:
+                assert rem["echo"]("up") == "up\n"

@@ -159,12 +159,15 @@ def run_demo(server_kind: str = "embedded") -> int:
     _local_steps(tour)
     with tempfile.TemporaryDirectory(prefix="tether-demo-") as tmp:
         console.print("\n[bold]Starting a loopback SSH server for the remote part...[/]")
+        toured = False
         try:
             with _start_server(server_kind, tmp) as server:
                 _remote_steps(tour, server)
-        except Exception as exc:
+                toured = True
+        except Exception as exc:  # name the phase that failed: starting, or stopping after the tour
             tour.failed += 1
-            console.print(f"[red]could not start the {server_kind} SSH server: {exc}[/]")
+            what = "did not stop cleanly" if toured else "could not start"
+            console.print(f"[red]the {server_kind} SSH server {what}: {type(exc).__name__}: {exc}[/]")
     colour = "green" if not tour.failed else "red"
     console.print(f"\n[bold {colour}]{tour.steps - tour.failed}/{tour.steps} steps succeeded.[/]")
     return 1 if tour.failed else 0

@@ -91,7 +91,7 @@ def _server_class(password: str | None) -> Any:
     """asyncssh's SSHServer, accepting ``password`` too when one is given."""
     import hmac
 
-    import asyncssh
+    from ..transports.asyncssh_import import asyncssh
 
     class Server(asyncssh.SSHServer):
         def password_auth_supported(self) -> bool:
@@ -111,7 +111,7 @@ def _server_class(password: str | None) -> Any:
 
 
 async def _start(root: Path, keys: Any, home: Path, authorized: Path, password: str | None) -> Any:
-    import asyncssh
+    from ..transports.asyncssh_import import asyncssh
 
     return await asyncssh.create_server(
         _server_class(password), "127.0.0.1", 0,
@@ -127,6 +127,9 @@ async def _start(root: Path, keys: Any, home: Path, authorized: Path, password: 
 
 
 async def _close(acceptor: Any) -> None:
+    # on the server's own loop: asyncio's Server.close() is not thread-safe (called from
+    # another thread it raced the loop's own wake-up: "'NoneType' object is not iterable")
+    acceptor.close()
     await acceptor.wait_closed()
 
 
@@ -155,7 +158,6 @@ def start_embedded_server(directory: str | os.PathLike, *, password: str | None 
             client_key_ppk=keys.client_key_ppk, known_hosts=known_hosts, host_public_key=keys.host_public_key,
             host_key_fingerprint=keys.host_key_fingerprint, ssh_config=ssh_config, home=home,
         )
-        acceptor.close()
         runner.call(_close(acceptor))
     finally:
         runner.stop()
