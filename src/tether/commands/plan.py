@@ -64,8 +64,11 @@ class Stage:
     display: list[str] | None = None
     host: str | None = None
     #: starts the stage instead of a local exec of ``argv`` (same signature
-    #: as ``transports.local.spawn_popen``; returns a Popen-like handle)
+    #: as ``transports.local.spawn_popen``, plus ``reserved``; returns a Popen-like handle)
     launcher: Any = None
+    #: the channel limit a launched stage draws from (``transports.slots.ChannelSlots``):
+    #: async callers await a slot first and launch with ``reserved=True``
+    slots: Any = None
 
     @property
     def machine(self) -> Any:

@@ -136,7 +136,11 @@ class AsyncLocalMachine(AsyncMachine):
     async def _start(
         self, plan: Plan, *, stdin: Any = PIPE, stdout: Any = PIPE, stderr: Any = PIPE, detach: bool = False
     ) -> Job:
-        spawned = self._spawn(plan, stdin=stdin, stdout=stdout, stderr=stderr, detach=detach)
+        for machine in {stage.machine.aio for stage in plan.stages} - {self}:
+            await machine.connect()  # tether.aio: a machine connects on its first command
+        plan, killers = self._localize(plan)
+        reserved = await _reserve_channels(plan)
+        spawned = self._spawn(plan, killers, stdin=stdin, stdout=stdout, stderr=stderr, detach=detach, reserved=reserved)
         loop = asyncio.get_running_loop()
         procs = [LocalProcess(p, loop, spawned.own_group) for p in spawned.popens]
         stderr_reader = pipe_reader(spawned.shared_err_fd) if spawned.shared_err_fd is not None else procs[-1].stderr
@@ -144,15 +148,20 @@ class AsyncLocalMachine(AsyncMachine):
         return Job(spawned.plan, procs, stderr_reader, None, feeders, spawned.remote_killers)  # type: ignore[arg-type]
 
     def _spawn(
-        self, plan: Plan, *, stdin: Any = PIPE, stdout: Any = PIPE, stderr: Any = PIPE, detach: bool = False
+        self, plan: Plan, killers: list[Callable[[int], None]], *, stdin: Any = PIPE, stdout: Any = PIPE,
+        stderr: Any = PIPE, detach: bool = False, reserved: frozenset[int] = frozenset(),
     ) -> Spawned:
-        """Start every stage, joined by OS pipes; no event loop needed (the sync path uses it too)."""
-        plan, killers = self._localize(plan)
+        """Start every stage of a localized plan, joined by OS pipes; no event loop needed (the sync path uses it too).
+
+        ``reserved``: indexes of launched stages whose channel slot the caller
+        already holds; a stage never launched gives its slot back.
+        """
         env = self.env.getdict() if self.env.modified else None
         base_cwd = str(self.cwd)
         to_close: list[int] = []
         spawned = Spawned(plan, own_group=detach or not is_foreground(stdin, stdout), remote_killers=killers)
         last = len(plan.stages) - 1
+        tried = -1  # the last stage we tried to start (a launch, failed or not, owns its slot)
         try:
             err_target = stderr
             if stderr == PIPE and last > 0:
@@ -179,12 +188,18 @@ class AsyncLocalMachine(AsyncMachine):
                     s_err = STDOUT
                 elif stage.stderr is not None:
                     s_err = _open(stage.stderr, cwd, to_close, write=True)
+                tried = index
                 try:
-                    launch = stage.launcher or spawn_popen
-                    popen = launch(
-                        stage.argv, stdin=s_in, stdout=s_out, stderr=s_err, cwd=cwd,
-                        env=_stage_env(env, stage.env), detach=detach,
-                    )
+                    if stage.launcher is None:
+                        popen = spawn_popen(
+                            stage.argv, stdin=s_in, stdout=s_out, stderr=s_err, cwd=cwd,
+                            env=_stage_env(env, stage.env), detach=detach,
+                        )
+                    else:
+                        popen = stage.launcher(
+                            stage.argv, stdin=s_in, stdout=s_out, stderr=s_err, cwd=cwd,
+                            env=_stage_env(env, stage.env), detach=detach, reserved=index in reserved,
+                        )
                 except FileNotFoundError as exc:
                     if not os.path.isdir(cwd):
                         raise FileNotFoundError(f"working directory does not exist: {cwd}") from exc
@@ -194,6 +209,9 @@ class AsyncLocalMachine(AsyncMachine):
                     spawned.stdin_data.append((index, data))
         except BaseException:
             spawned.abandon()
+            for index in reserved:  # slots of stages never tried (a launch frees its own)
+                if index > tried:
+                    plan.stages[index].slots.release()
             raise
         finally:
             for fd in to_close:
@@ -230,6 +248,21 @@ class AsyncLocalMachine(AsyncMachine):
         if isinstance(stage.stdin, FileTarget):
             return _open(stage.stdin, cwd, to_close, write=False), None
         return upstream, None
+
+
+async def _reserve_channels(plan: Plan) -> frozenset[int]:
+    """Await a channel slot for each stage that needs one; on cancellation hold none."""
+    held: list[int] = []
+    try:
+        for index, stage in enumerate(plan.stages):
+            if stage.slots is not None:
+                await stage.slots.acquire_async()
+                held.append(index)
+    except BaseException:
+        for index in held:
+            plan.stages[index].slots.release()
+        raise
+    return frozenset(held)
 
 
 def _stage_env(machine_env: dict | None, overrides: dict) -> dict | None:
@@ -313,7 +346,7 @@ class LocalMachine(Machine):
         # call, so it runs right here on the caller's thread (see local_run).
         portal.refuse_in_loop_thread()
         plan = cmd.plan()
-        spawned = self.aio._spawn(plan, stdin=stdin, stdout=stdout, stderr=stderr)
+        spawned = self.aio._spawn(*self.aio._localize(plan), stdin=stdin, stdout=stdout, stderr=stderr)
         echo = tee_writers() if tee else None
         rc, out, err = run_spawned(
             spawned, retcode=retcode, timeout=timeout, echo=echo, keep_output=not tee or tee_buffered

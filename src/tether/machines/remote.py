@@ -42,6 +42,7 @@ from ..commands.quoting import quote
 from ..commands.remote_line import remote_line
 from ..exceptions import ClosedError, CommandNotFound, ConnectError, ShellSessionError
 from ..transports.base import DEVNULL, PIPE
+from ..transports.slots import ChannelSlots
 from .base import AsyncMachine, Machine
 from .env import Env
 from .job import Job
@@ -135,7 +136,7 @@ class AsyncRemoteMachine(AsyncMachine):
         # beyond that wait for a free one instead of failing. One channel is the
         # control shell's; one more is kept spare because sshd frees a session
         # a moment after the client has seen it close.
-        self._channels = threading.BoundedSemaphore(max_sessions - 2)
+        self._channels = ChannelSlots(max_sessions - 2)
         self.facade: Any = None  # the sync Machine users hold (commands point at it)
         self._control_session: ShellSession | None = None
         self._control_lock = threading.Lock()
@@ -146,6 +147,7 @@ class AsyncRemoteMachine(AsyncMachine):
         self._pidfiles = itertools.count()
         self._jobs: RemoteJobs  # set with the remote state
         self._forwards: Any = None  # tunnels and forwarded sockets (machines/tunnel.py), made on first use
+        self._connecting: asyncio.Lock | None = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.host}>"
@@ -179,14 +181,26 @@ class AsyncRemoteMachine(AsyncMachine):
         launcher = functools.partial(self._launch_stage, line)
         client = Command(_local_facade(), argv[0], encoding)
         env = self._client_env()
-        return Stage(client, argv, env=env, display=display, host=self.host, launcher=launcher, **redirects)
+        return Stage(
+            client, argv, env=env, display=display, host=self.host, launcher=launcher, slots=self._channels,
+            **redirects,
+        )
 
-    def _launch_stage(self, line: str, argv: Any, *, stdin: Any, stdout: Any, stderr: Any, **_: Any) -> Any:
-        return self._open_channel(line, stdin=stdin, stdout=stdout, stderr=stderr)
+    def _launch_stage(
+        self, line: str, argv: Any, *, stdin: Any, stdout: Any, stderr: Any, reserved: bool = False, **_: Any
+    ) -> Any:
+        return self._open_channel(line, stdin=stdin, stdout=stdout, stderr=stderr, reserved=reserved)
 
-    def _open_channel(self, line: str, stdin: Any = PIPE, stdout: Any = PIPE, stderr: Any = PIPE) -> Any:
-        """``_open_client`` within the channel limit: waits for a free channel, frees it at exit."""
-        self._channels.acquire()
+    def _open_channel(
+        self, line: str, stdin: Any = PIPE, stdout: Any = PIPE, stderr: Any = PIPE, reserved: bool = False
+    ) -> Any:
+        """``_open_client`` within the channel limit, freeing the slot at exit.
+
+        A blocking caller waits here for a free channel; async callers have
+        awaited one already (``reserved``), so the event loop never waits here.
+        """
+        if not reserved:
+            self._channels.acquire()
         try:
             handle = self._open_client(line, stdin=stdin, stdout=stdout, stderr=stderr)
         except BaseException:
@@ -220,8 +234,17 @@ class AsyncRemoteMachine(AsyncMachine):
         raise NotImplementedError
 
     async def connect(self) -> None:
-        """Open the connection; does nothing when it is open (the sync machines connect on construction)."""
-        await asyncio.to_thread(self._ensure_connected)
+        """Open the connection; does nothing when it is open (the sync machines connect on construction).
+
+        In ``tether.aio`` a command run on a machine not yet connected connects it first.
+        """
+        self._check_open()
+        if self._control_session is not None:
+            return
+        if self._connecting is None:  # many commands may ask at once: one connect
+            self._connecting = asyncio.Lock()
+        async with self._connecting:
+            await asyncio.to_thread(self._ensure_connected)
 
     def _ensure_connected(self) -> None:
         self._check_open()
@@ -299,6 +322,22 @@ class AsyncRemoteMachine(AsyncMachine):
         return self._make_path(str(self.cwd), *parts)
 
     def _resolve(self, name: Any) -> Any:
+        """``rem["ls"]`` in ``tether.aio``: no I/O, so building a command never blocks the loop.
+
+        The remote shell finds the program on its PATH when the command runs
+        (exit 127 when it cannot); ``await rem.which(name)`` asks beforehand.
+        The blocking API checks at once (:meth:`_resolve_checked`), as plumbum does.
+        """
+        return as_arg(name)
+
+    def __contains__(self, name: str) -> bool:
+        raise TypeError(
+            f"`{name!r} in machine` would block the event loop on {self.host}; "
+            "use `await machine.which(name)` (CommandNotFound when missing)"
+        )
+
+    def _resolve_checked(self, name: Any) -> Any:
+        """The program's full path on the remote, else CommandNotFound: one control-shell round trip."""
         name = as_arg(name)
         if "/" in name:
             full = posixpath.join(str(self.cwd), name)
@@ -602,6 +641,12 @@ class RemoteMachine(Machine):
 
     def which(self, progname: str) -> Any:
         return self.aio._which(progname)
+
+    def _resolve(self, name: Any) -> Any:
+        return self.aio._resolve_checked(name)
+
+    def __contains__(self, name: str) -> bool:
+        return Machine.__contains__(self, name)
 
     def path(self, *parts: Any) -> Any:
         return self.aio.path(*parts)

@@ -1,0 +1,90 @@
+"""tether.aio drives many commands on one connection from one event loop, within sshd's MaxSessions."""
+
+import asyncio
+import uuid
+
+import pytest
+
+import tether.aio
+from tether.testing import start_openssh_server
+from tether.testing.sshd import sshd_path
+
+pytestmark = pytest.mark.sshd
+
+MACHINES = {"native": tether.aio.NativeSshMachine, "ssh": tether.aio.SshMachine}
+
+
+@pytest.fixture(scope="module")
+def strict_sshd(tmp_path_factory):
+    """OpenSSH's sshd with its stock MaxSessions 10: one channel past it is refused."""
+    if sshd_path() is None:
+        pytest.skip("needs OpenSSH's sshd")
+    with start_openssh_server(tmp_path_factory.mktemp("sshd10"), extra_config=["MaxSessions 10"]) as server:
+        yield server
+
+
+def machine(kind, s):
+    return MACHINES[kind](s.host, user=s.user, port=s.port, keyfile=s.client_key, known_hosts=s.known_hosts)
+
+
+@pytest.mark.parametrize("kind", MACHINES)
+def test_a_thousand_concurrent_commands_all_succeed(kind, strict_sshd):
+    async def main():
+        async with machine(kind, strict_sshd) as rem:
+            return await asyncio.wait_for(asyncio.gather(*(rem["echo"](i) for i in range(1000))), 240)
+
+    assert asyncio.run(main()) == [f"{i}\n" for i in range(1000)]
+
+
+@pytest.mark.parametrize("kind", MACHINES)
+def test_more_big_outputs_than_channels_do_not_deadlock(kind, strict_sshd):
+    """9 x 2 MB once hung for ever: the 9th waited for a channel on the loop the 8 needed."""
+
+    async def main():
+        async with machine(kind, strict_sshd) as rem:
+            head = rem["head"]["-c", 2_000_000, "/dev/zero"]
+            return await asyncio.wait_for(asyncio.gather(*(head() for _ in range(12))), 60)
+
+    assert [len(out) for out in asyncio.run(main())] == [2_000_000] * 12
+
+
+@pytest.mark.parametrize("kind", MACHINES)
+def test_cancelling_the_gather_ends_every_remote_process(kind, strict_sshd):
+    marker = uuid.uuid4().hex[:12]
+    pattern = f"[s]leep 60 # {marker}"  # the brackets keep pgrep from finding its own command line
+
+    async def main():
+        # a second connection watches: the first one's channels are all taken by the sleepers
+        async with machine(kind, strict_sshd) as rem, machine(kind, strict_sshd) as watcher:
+            running = watcher["pgrep"]["-f", pattern]
+            gathered = asyncio.gather(*(rem["sh"]["-c", f"sleep 60 # {marker}"]() for _ in range(20)))
+            for _ in range(200):  # until the first 8 (the channel limit) run remotely
+                await asyncio.sleep(0.05)
+                if len((await running.run(retcode=None))[1].split()) >= 8:
+                    break
+            else:
+                pytest.fail("the sleepers never started")
+            gathered.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await gathered
+            for _ in range(100):
+                left = (await running.run(retcode=None))[1]
+                if not left:
+                    return left
+                await asyncio.sleep(0.05)
+            return left
+
+    assert asyncio.run(main()) == ""  # nothing left running on the remote
+
+
+@pytest.mark.parametrize("kind", MACHINES)
+def test_a_command_on_a_machine_not_yet_connected_connects_it(kind, strict_sshd):
+    async def main():
+        rem = machine(kind, strict_sshd)
+        echo = rem["echo"]  # builds a command: no I/O, no connection needed
+        try:
+            return await asyncio.gather(echo("a"), echo("b"))
+        finally:
+            await rem.close()
+
+    assert asyncio.run(main()) == ["a\n", "b\n"]
