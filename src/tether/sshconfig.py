@@ -42,7 +42,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 
-from .exceptions import TetherError
+from .exceptions import HostBlockNotFound, SshConfigError
 
 __all__ = [
     "HostBlockNotFound",
@@ -56,14 +56,6 @@ __all__ = [
 
 PathArg = str | os.PathLike[str]
 Value = str | int | bool | Iterable[str | int]
-
-
-class SshConfigError(TetherError, ValueError):
-    """The config (or a value for it) is one OpenSSH would reject or misread."""
-
-
-class HostBlockNotFound(SshConfigError, LookupError):
-    """No ``Host`` block has the pattern an edit named."""
 
 
 # --------------------------------------------------------------------------- lexing
