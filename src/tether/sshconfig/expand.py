@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pwd
 from collections.abc import Mapping
 from typing import Any
 
 from ..exceptions import SshConfigError
 from .lexing import _lower
-from .lookups import _LocalUser, _this_host
+from .lookups import LocalUser, Lookups
 
 
 def _percent_expand(
@@ -54,7 +53,7 @@ def _percent_expand(
     return "".join(out)
 
 
-def _tilde_expand(path: str, home: str) -> str:
+def _tilde_expand(path: str, home: str, lookups: Lookups) -> str:
     """``misc.c:tilde_expand``: ``~``, ``~/x``, ``~user/x``; the result of ``~`` ends in ``/``."""
     if not path.startswith("~"):
         return path
@@ -64,7 +63,7 @@ def _tilde_expand(path: str, home: str) -> str:
     else:
         user, _, tail = rest.partition("/")
         try:
-            base = pwd.getpwnam(user).pw_dir
+            base = lookups.home_of(user)
         except KeyError:
             raise SshConfigError(f"tilde expansion: no such user {user}") from None
         tail = tail.lstrip("/")
@@ -77,9 +76,9 @@ def _connection_hash(this: str, host: str, port: str, user: str) -> str:
     return hashlib.sha1((this + host + port + user).encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def _expand_options(opts: dict[str, Any], me: _LocalUser, host_arg: str) -> None:
+def _expand_options(opts: dict[str, Any], me: LocalUser, host_arg: str, lookups: Lookups) -> None:
     """Expand, in place, every option of a finished resolution that ssh expands."""
-    this, short = _this_host()
+    this, short = lookups.this_host()
     tokens = {
         "C": _connection_hash(this, opts["hostname"], opts["port"], opts["user"]),
         "L": short,
@@ -95,7 +94,7 @@ def _expand_options(opts: dict[str, Any], me: _LocalUser, host_arg: str) -> None
     }
 
     def path(value: str, what: str) -> str:
-        return _percent_expand(_tilde_expand(value, me.home), tokens, dollar=True, what=what)
+        return _percent_expand(_tilde_expand(value, me.home, lookups), tokens, dollar=True, what=what)
 
     for key in ("controlpath", "identityagent"):
         if key in opts:

@@ -8,17 +8,15 @@ obtained value wins (accumulating options aside), then defaults and expansion.
 
 from __future__ import annotations
 
-import glob
 import os
 import re
 import stat
-import subprocess
 from typing import Any
 
 from ..exceptions import SshConfigError
 from .expand import _connection_hash, _expand_options, _percent_expand
 from .lexing import _C_SPACE, _WS, _argv, _head, _lower, _QuoteError, _split_lines, _strdelim
-from .lookups import _canonical_host, _local_user, _read_text, _this_host
+from .lookups import Lookups
 from .options import (
     _CLEAR_ON_NONE,
     _COMMANDS,
@@ -61,11 +59,13 @@ class _Resolver:
         port: int | str | None,
         local_user: str | None,
         allow_exec: bool,
+        lookups: Lookups | None = None,
     ) -> None:
         self.texts = texts
         self.name = name  # the config's, for error messages
         self.base_dir = base_dir  # where relative Include paths start
-        self.me = _local_user(local_user)
+        self.lookups = lookups if lookups is not None else Lookups()
+        self.me = self.lookups.local_user(local_user)
         self.allow_exec = allow_exec
         self.opts: dict[str, Any] = {}
         if "@" in host:
@@ -96,7 +96,7 @@ class _Resolver:
         host = self.host_arg
         if "hostname" in self.opts:
             host = _percent_expand(self.opts["hostname"], {"h": host}, what="HostName")
-        self.host = _canonical_host(host)
+        self.host = self.lookups.canonical_host(host)
         canon = self.opts.get("canonicalizehostname", "false")
         if self.want_final or canon != "false":
             # OpenSSH re-reads everything; values already set stay (first wins)
@@ -132,7 +132,7 @@ class _Resolver:
             if not word:
                 raise SshConfigError(f"{where}: keyword include empty argument")
             path = word if word.startswith(("/", "~")) else os.path.join(self.base_dir, word)
-            for found in sorted(glob.glob(os.path.expanduser(path))):
+            for found in self.lookups.glob(path):
                 if depth + 1 > _MAX_INCLUDE_DEPTH:
                     raise SshConfigError(f"{where}: too many recursive configuration includes")
                 texts = self._read_include(found, where)
@@ -141,12 +141,12 @@ class _Resolver:
 
     def _read_include(self, path: str, where: str) -> list[str]:
         try:
-            st = os.stat(path)
+            st = self.lookups.stat(path)
             if stat.S_ISDIR(st.st_mode):
                 return []
             if st.st_uid not in (0, os.getuid()) or st.st_mode & 0o022:
                 raise SshConfigError(f"{where}: bad owner or permissions on {path}")
-            return [text for text, _ in _split_lines(_read_text(path))]
+            return [text for text, _ in _split_lines(self.lookups.read_text(path))]
         except OSError as e:
             raise SshConfigError(f"{where}: can't open included file {path}: {e}") from None
 
@@ -215,7 +215,7 @@ class _Resolver:
 
     def _exec_command(self, command: str, ruser: str, where: str) -> str:
         host, port = self._match_host(), self.opts.get("port", "22")
-        this, short = _this_host()
+        this, short = self.lookups.this_host()
         tokens = {
             "C": _connection_hash(this, host, port, ruser),
             "L": short,
@@ -236,13 +236,10 @@ class _Resolver:
             raise SshConfigError(
                 f"{where}: Match exec {cmd!r} refused (pass allow_exec=True to run it)"
             )
-        shell = os.environ.get("SHELL") or "/bin/sh"  # OpenSSH runs it under the user's shell
-        done = subprocess.run(
-            [shell, "-c", cmd], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, check=False
-        )
-        if done.returncode < 0:
-            raise SshConfigError(f"{where}: match exec {cmd!r} error (signal {-done.returncode})")
-        return done.returncode == 0
+        returncode = self.lookups.run_exec(cmd)
+        if returncode < 0:
+            raise SshConfigError(f"{where}: match exec {cmd!r} error (signal {-returncode})")
+        return returncode == 0
 
     # ---- options
 
@@ -347,5 +344,5 @@ class _Resolver:
         if not opts.get("sendenv", True):
             del opts["sendenv"]
         if expand:
-            _expand_options(opts, self.me, self.host_arg)
+            _expand_options(opts, self.me, self.host_arg, self.lookups)
         return opts
