@@ -76,22 +76,30 @@ def _connection_hash(this: str, host: str, port: str, user: str) -> str:
     return hashlib.sha1((this + host + port + user).encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def _expand_options(opts: dict[str, Any], me: LocalUser, host_arg: str, lookups: Lookups) -> None:
-    """Expand, in place, every option of a finished resolution that ssh expands."""
+def _tokens(
+    lookups: Lookups, me: LocalUser, original: str, host: str, port: str, user: str, alias: str
+) -> dict[str, str]:
+    """ssh's ``%`` tokens for ``user@host:port`` (``original``: the host as given, ``alias``: %k)."""
     this, short = lookups.this_host()
-    tokens = {
-        "C": _connection_hash(this, opts["hostname"], opts["port"], opts["user"]),
+    return {
+        "C": _connection_hash(this, host, port, user),
         "L": short,
-        "i": str(me.uid),
-        "k": opts.get("hostkeyalias", host_arg),
-        "l": this,
-        "n": host_arg,
-        "p": opts["port"],
         "d": me.home,
-        "h": opts["hostname"],
-        "r": opts["user"],
+        "h": host,
+        "i": str(me.uid),
+        "k": alias,
+        "l": this,
+        "n": original,
+        "p": port,
+        "r": user,
         "u": me.name,
     }
+
+
+def _expand_options(opts: dict[str, Any], me: LocalUser, host_arg: str, lookups: Lookups) -> None:
+    """Expand, in place, every option of a finished resolution that ssh expands."""
+    alias = opts.get("hostkeyalias", host_arg)
+    tokens = _tokens(lookups, me, host_arg, opts["hostname"], opts["port"], opts["user"], alias)
 
     def path(value: str, what: str) -> str:
         return _percent_expand(_tilde_expand(value, me.home, lookups), tokens, dollar=True, what=what)

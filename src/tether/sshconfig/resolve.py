@@ -14,7 +14,7 @@ import stat
 from typing import Any
 
 from ..exceptions import SshConfigError
-from .expand import _connection_hash, _expand_options, _percent_expand
+from .expand import _expand_options, _percent_expand, _tokens
 from .lexing import _C_SPACE, _WS, _argv, _head, _lower, _QuoteError, _split_lines, _strdelim
 from .lookups import Lookups
 from .options import (
@@ -215,20 +215,8 @@ class _Resolver:
 
     def _exec_command(self, command: str, ruser: str, where: str) -> str:
         host, port = self._match_host(), self.opts.get("port", "22")
-        this, short = self.lookups.this_host()
-        tokens = {
-            "C": _connection_hash(this, host, port, ruser),
-            "L": short,
-            "d": self.me.home,
-            "h": host,
-            "k": self.opts.get("hostkeyalias", host),
-            "l": this,
-            "n": self.host_arg,
-            "p": port,
-            "r": ruser,
-            "u": self.me.name,
-            "i": str(self.me.uid),
-        }
+        alias = self.opts.get("hostkeyalias", host)
+        tokens = _tokens(self.lookups, self.me, self.host_arg, host, port, ruser, alias)
         return _percent_expand(command, tokens, what=f"{where}: Match exec")
 
     def _exec(self, cmd: str, where: str) -> bool:
