@@ -72,6 +72,14 @@ _LOG_LEVELS = {
     "debug3": "DEBUG3",
 }
 _CANONICALIZE = {"yes": "true", "true": "true", "no": "false", "false": "false", "always": "always"}
+# keywords with a fixed set of words (any case): what ssh -G prints for each
+_CHOICES: dict[str, dict[str, str]] = {
+    **dict.fromkeys(_FLAGS, _YES_NO),
+    "compression": {"yes": "yes", "no": "no"},
+    "stricthostkeychecking": _STRICT,
+    "loglevel": _LOG_LEVELS,
+    "canonicalizehostname": _CANONICALIZE,
+}
 _TIME_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _INT_MAX = 2**31 - 1
 
@@ -135,13 +143,7 @@ def _normalize(kw: str, words: list[str], where: str) -> str:
         raise SshConfigError(f"{where}: keyword {kw} extra arguments at end of line")
     word = words[0]
     low = _lower(word)
-    table = {"compression": {"yes": "yes", "no": "no"}, "stricthostkeychecking": _STRICT}.get(kw)
-    if kw in _FLAGS:
-        table = _YES_NO
-    elif kw == "loglevel":
-        table = _LOG_LEVELS
-    elif kw == "canonicalizehostname":
-        table = _CANONICALIZE
+    table = _CHOICES.get(kw)
     if table is not None:
         if low not in table:
             raise SshConfigError(f"{where}: unsupported option {word!r} for {kw}")
