@@ -47,8 +47,10 @@ class FakeLookups(Lookups):
 
 
 def resolve(text: str, host: str, lookups: Lookups) -> dict:
+    """``loads(text).resolve(host, allow_exec=True)``, asking ``lookups``."""
     cfg = loads(text)
-    return _Resolver(cfg._texts(), cfg.name, cfg.base_dir, host, None, None, None, True, lookups).run(True)
+    args = (host, None, None, None, True)  # host, user, port, local_user, allow_exec
+    return _Resolver(cfg._texts(), cfg.name, cfg.base_dir, *args, lookups).run(True)
 
 
 def test_every_question_goes_to_the_lookups_object():

@@ -48,7 +48,6 @@ class _Block:
     patterns: list[str]
 
 
-
 class SshConfig:
     """An ssh_config file as lines; resolves like ``ssh -G`` and edits without collateral damage."""
 
@@ -306,6 +305,7 @@ class SshConfig:
             start -= 1
         return start
 
+
 def _is_blank(text: str) -> bool:
     return not text.strip(_WS + "\f")
 
@@ -318,7 +318,6 @@ def _is_header_comment(text: str) -> bool:
 def _is_filler(text: str) -> bool:
     """Blank or comment-only line."""
     return _head(text) is None
-
 
 
 def loads(text: str, *, base_dir: PathArg | None = None) -> SshConfig:

@@ -79,7 +79,7 @@ def _connection_hash(this: str, host: str, port: str, user: str) -> str:
 def _tokens(
     lookups: Lookups, me: LocalUser, original: str, host: str, port: str, user: str, alias: str
 ) -> dict[str, str]:
-    """ssh's ``%`` tokens for ``user@host:port`` (``original``: the host as given, ``alias``: %k)."""
+    """The ``%`` tokens of ``user@host:port`` (``original``: the host as given; ``alias``: %k)."""
     this, short = lookups.this_host()
     return {
         "C": _connection_hash(this, host, port, user),
@@ -102,7 +102,8 @@ def _expand_options(opts: dict[str, Any], me: LocalUser, host_arg: str, lookups:
     tokens = _tokens(lookups, me, host_arg, opts["hostname"], opts["port"], opts["user"], alias)
 
     def path(value: str, what: str) -> str:
-        return _percent_expand(_tilde_expand(value, me.home, lookups), tokens, dollar=True, what=what)
+        expanded = _tilde_expand(value, me.home, lookups)
+        return _percent_expand(expanded, tokens, dollar=True, what=what)
 
     for key in ("controlpath", "identityagent"):
         if key in opts:

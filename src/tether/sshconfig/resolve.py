@@ -17,15 +17,7 @@ from ..exceptions import SshConfigError
 from .expand import _expand_options, _percent_expand, _tokens
 from .lexing import _C_SPACE, _WS, _argv, _head, _lower, _QuoteError, _split_lines, _strdelim
 from .lookups import Lookups
-from .options import (
-    _CLEAR_ON_NONE,
-    _COMMANDS,
-    _MULTI,
-    _PER_LINE,
-    _SINGLE,
-    _a2port,
-    _normalize,
-)
+from .options import _CLEAR_ON_NONE, _COMMANDS, _MULTI, _PER_LINE, _SINGLE, _a2port, _normalize
 from .patterns import _match_host_line, _match_hostname, _match_list, _match_pattern
 
 _MAX_INCLUDE_DEPTH = 16  # READCONF_MAX_DEPTH
