@@ -24,6 +24,8 @@ subclasses the stdlib class a caller would naturally catch::
     │   ├── RemoteError (RuntimeError)       a Service or the Manager answered with an error
     │   └── RequestTimedOut (TimeoutError)   no reply within the request's timeout
     ├── TransferError (OSError)              a file transfer or remote file write did not complete
+    ├── SshConfigError (ValueError)          an ssh_config or value that OpenSSH would reject or misread
+    │   └── HostBlockNotFound (LookupError)  no ``Host`` block has the pattern an edit named
     ├── PortalError (RuntimeError)           a sync call made from tether's own event loop
     ├── DependencyError (ImportError)        an installed library is outside the range tether supports
     ├── AgentError (ConnectionError)         the remote Python agent died, would not start, broke the protocol
@@ -53,6 +55,7 @@ __all__ = [
     "ConnectError",
     "DependencyError",
     "FrameTooLarge",
+    "HostBlockNotFound",
     "HostKeyError",
     "PipeError",
     "PipeStartTimeout",
@@ -63,6 +66,7 @@ __all__ = [
     "RedirectionError",
     "RemoteCallError",
     "ShellSessionError",
+    "SshConfigError",
     "TetherError",
     "TransferError",
     "TunnelError",
@@ -352,6 +356,17 @@ class TransferError(_HostError, OSError):
 
     def __str__(self) -> str:
         return self.message
+
+
+# -- ssh_config (tether.sshconfig) -------------------------------------------------
+
+
+class SshConfigError(TetherError, ValueError):
+    """The config (or a value for it) is one OpenSSH would reject or misread."""
+
+
+class HostBlockNotFound(SshConfigError, LookupError):
+    """No ``Host`` block has the pattern an edit named."""
 
 
 # -- the agent (tether.agent) ----------------------------------------------------

@@ -30,6 +30,8 @@ SAMPLES = [
     exc.RemoteError("ZeroDivisionError: division by zero", "ZeroDivisionError", ["Traceback", "  x"], "S"),
     exc.RequestTimedOut("S.power", 2.0),
     exc.TransferError("writing /x on h: the remote side stopped reading", "h"),
+    exc.SshConfigError("config line 3: keyword port extra arguments at end of line"),
+    exc.HostBlockNotFound("no Host block with pattern 'web*'"),
     exc.AgentError("the agent exited (exit code 1)", "h"),
     exc.FrameTooLarge(17 << 20, 16 << 20, "send"),
     exc.ChannelClosed("no more items"),

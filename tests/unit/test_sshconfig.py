@@ -394,9 +394,9 @@ def test_set_touches_one_line_and_reads_back(prefix, value):
     assert len(after) == len(before)
     assert [i for i, (b, a) in enumerate(zip(before, after, strict=True)) if b != a] in ([target], [])
     assert after[target].endswith("   # keep")
-    keyword, rest = sshconfig._head(after[target]) or ("", "")
+    keyword, rest = sshconfig.lexing._head(after[target]) or ("", "")
     assert keyword == "user"
-    assert sshconfig._argv(rest or "") == [value]
+    assert sshconfig.lexing._argv(rest or "") == [value]
 
 
 # --------------------------------------------------------------------------- writing
@@ -418,7 +418,7 @@ def test_dump_is_atomic_and_leaves_no_temp_file_on_error(tmp_path, monkeypatch):
     def broken_replace(src, dst):
         raise OSError("disk on fire")
 
-    monkeypatch.setattr(sshconfig.os, "replace", broken_replace)
+    monkeypatch.setattr(sshconfig.document.os, "replace", broken_replace)
     with pytest.raises(OSError, match="disk on fire"):
         dump(loads("Host new\n"), path)
     assert path.read_text() == "original\n"
