@@ -6,13 +6,21 @@ The loop thread starts on first use, is a daemon, and is re-created after
 call from the loop thread itself would deadlock, so it is refused with a clear
 error. If the caller is interrupted (^C) while waiting, the coroutine is
 cancelled, which kills the process it was running.
+
+At interpreter exit (``atexit``, after every machine's own close has run) the
+loop cancels what still runs on it, within a bound, and stops. A call after
+that, such as a ``popen()`` stream closed by the garbage collector during
+shutdown, raises PortalError at once instead of waiting for ever on a loop
+that no longer runs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import concurrent.futures
 import os
+import sys
 import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -28,17 +36,23 @@ class Portal:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._stopped = False
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
         loop = self._loop
         if loop is None:
             with self._lock:
+                self._refuse_when_stopped()
                 if self._loop is None:
                     self._start()
                 loop = self._loop
         assert loop is not None
         return loop
+
+    def _refuse_when_stopped(self) -> None:
+        if self._stopped or sys.is_finalizing():
+            raise PortalError("tether's event loop has stopped: the interpreter is exiting")
 
     def _start(self) -> None:
         ready = threading.Event()
@@ -72,8 +86,14 @@ class Portal:
 
     def call(self, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
         """Run ``fn(*args, **kwargs)`` on the loop and block for its result."""
+        self._refuse_when_stopped()
         future = self.submit(fn, *args, **kwargs)
         try:
+            # (not future.result(timeout): the call's own TimeoutError must not read as ours)
+            while not concurrent.futures.wait([future], _CHECK_EVERY).done:
+                # the loop stopped under us (interpreter exit): nothing will answer
+                if self._stopped or not (self._thread and self._thread.is_alive()):
+                    raise PortalError("tether's event loop stopped while a call waited for it")
             return future.result()
         except BaseException:
             # ^C or another interruption of the waiting thread: cancel the work,
@@ -81,10 +101,38 @@ class Portal:
             future.cancel()
             raise
 
+    def stop(self, timeout: float = 5.0) -> None:
+        """Cancel what still runs on the loop (bounded by ``timeout``), stop it, refuse calls from now on."""
+        with self._lock:
+            self._stopped = True
+            loop, thread = self._loop, self._thread
+        if loop is None or thread is None or not thread.is_alive() or self.in_loop_thread():
+            return
+        try:
+            asyncio.run_coroutine_threadsafe(_cancel_the_rest(timeout), loop).result(timeout + 1)
+        except Exception:  # a task that would not end: stop the loop anyway
+            pass
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout)
+        if not thread.is_alive():
+            loop.close()
+
     def _after_fork_in_child(self) -> None:
         self._lock = threading.Lock()
         self._loop = None
         self._thread = None
+
+
+#: how often a waiting caller checks that the loop still runs
+_CHECK_EVERY = 1.0
+
+
+async def _cancel_the_rest(timeout: float) -> None:
+    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()  # a running command's task kills its process group as it ends
+    if tasks:
+        await asyncio.wait(tasks, timeout=timeout)
 
 
 async def _invoke(fn: Callable[..., Awaitable[T]], args: tuple, kwargs: dict) -> T:
@@ -99,6 +147,16 @@ os.register_at_fork(after_in_child=portal._after_fork_in_child)
 #: pipeline runner waits on) can be used from any thread, the portal's included.
 ssh_portal = Portal("tether-ssh")
 os.register_at_fork(after_in_child=ssh_portal._after_fork_in_child)
+
+
+def _stop_at_exit() -> None:
+    # registered at import, before any machine exists, so it runs after their
+    # own exit-time closes (atexit runs newest first): those still need the loops
+    portal.stop()
+    ssh_portal.stop()
+
+
+atexit.register(_stop_at_exit)
 
 
 def call(fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:

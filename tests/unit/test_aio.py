@@ -165,3 +165,30 @@ def _state(pid):
             return f.read().rsplit(")", 1)[1].split()[0]
     except FileNotFoundError:
         return "gone"
+
+
+def test_a_stopped_portal_refuses_calls_and_ends_the_ones_waiting():
+    import concurrent.futures
+    import threading
+
+    from tether._portal import Portal
+
+    own = Portal("tether-test-portal")
+    assert own.call(asyncio.sleep, 0, "up") == "up"
+    outcome = []
+
+    def waiter():
+        try:
+            own.call(asyncio.sleep, 100)
+        except (PortalError, concurrent.futures.CancelledError) as exc:
+            outcome.append(type(exc))
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    while not [t for t in asyncio.all_tasks(own.loop)]:
+        pass
+    own.stop(timeout=2)  # what interpreter exit does
+    thread.join(5)
+    assert outcome and not thread.is_alive()  # the waiting call ended instead of hanging
+    with pytest.raises(PortalError, match="stopped"):
+        own.call(asyncio.sleep, 0)

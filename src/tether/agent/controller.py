@@ -146,7 +146,7 @@ class AgentConnection:
     def _command(self) -> Any:
         config = {"max_frame": self.max_frame, "heartbeat": self.heartbeat, "threads": self.threads,
                   "log_level": self.logger.getEffectiveLevel()}
-        return self.machine[self.python]["-I", "-c", loader(config)]
+        return self.machine._checked_command(self.python)["-I", "-c", loader(config)]
 
     async def start(self) -> None:
         """Start the interpreter, send the program, wait for READY (AgentError if it never comes)."""
@@ -167,6 +167,8 @@ class AgentConnection:
         self._to_agent = stdin_w
         _LIVE.add(self)
         ready: asyncio.Future = self._loop.create_future()
+        # if writing the program fails first, nobody awaits ready: its EOFError is still "seen"
+        ready.add_done_callback(lambda f: f.cancelled() or f.exception())
         threading.Thread(target=self._read, args=(stdout_r, ready), name="tether-agent-reader", daemon=True).start()
         threading.Thread(target=self._watch, args=(stderr_r,), name="tether-agent-watch", daemon=True).start()
         try:

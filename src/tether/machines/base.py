@@ -51,6 +51,14 @@ class _Lookup:
     def __getitem__(self, name: Any) -> Command:
         return Command(self, self._resolve(name), self.encoding)
 
+    def _resolve_checked(self, name: Any) -> Any:
+        """Like ``_resolve`` but sure the program exists (a remote core's ``_resolve`` does no I/O)."""
+        return self._resolve(name)
+
+    def _checked_command(self, name: Any) -> Command:
+        """``machine[name]``, CommandNotFound now if it does not exist; may block (a remote round trip)."""
+        return Command(self, self._resolve_checked(name), self.encoding)
+
     def get(self, *names: str) -> Command:
         """The first of ``names`` that exists: ``local.get("python3", "python")``."""
         for name in names:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .._portal import portal
-from ..exceptions import ProcessTimedOut
+from ..exceptions import PortalError, ProcessTimedOut
 from .job import BY_POSITION, Job, decode
 
 _CHUNK = 1 << 16
@@ -47,7 +47,10 @@ class _StreamWriterIO(io.RawIOBase):
 
     def close(self) -> None:
         if not self.closed:
-            portal.call(_close_writer, self._writer)
+            try:
+                portal.call(_close_writer, self._writer)
+            except PortalError:  # interpreter exit: the loop is gone, and the pipe goes with us
+                pass
         super().close()
 
 
