@@ -64,6 +64,51 @@ client = ['ssh', *opts, '-S', sock, 'tether-test']
 """
 
 
+# -- remote.aio-gather-1000: 1,000 concurrent commands through tether.aio on one connection --
+_FANOUT = 1000
+# tether keeps max_sessions - 2 channels open at once (one is the control shell's, one is kept
+# spare while sshd frees a closed session: machines/remote.py, transports/slots.py): 8 of sshd's
+# default MaxSessions 10. The tether variants pass max_sessions so the peer's limit follows it.
+_MAX_SESSIONS = 10
+_CHANNELS = _MAX_SESSIONS - 2
+# a short gather (more commands than channels, so some wait) in setup warms the code paths:
+# the case's warmup would be another whole 1,000, and each takes seconds
+_WARM = 2 * _CHANNELS
+
+_AIO_SETUP = """
+import asyncio
+import tether.aio
+loop = asyncio.new_event_loop()
+async def fanout(n):
+    await asyncio.gather(*(rem['true']() for _ in range(n)))
+"""
+
+# asyncssh alone opens a channel per run() at once, and sshd refuses those past its MaxSessions
+# (the fixture's sshd_config sets it) with "open failed"; so the fair peer waits for one of as many
+# channels as tether keeps, with an asyncio.Semaphore of tether's size (_CHANNELS).
+_ASYNCSSH_FANOUT_SETUP = _ASYNCSSH_SETUP + f"""
+c = connect()
+channels = asyncio.Semaphore({_CHANNELS})
+async def one():
+    async with channels:
+        await c.run(TRUE, check=True)
+async def fanout(n):
+    await asyncio.gather(*(one() for _ in range(n)))
+loop.run_until_complete(fanout({_WARM}))
+"""
+
+
+def tether_aio_machine(cls: str) -> Variant:
+    """``tether.aio.<cls>`` connected in setup on its own loop; the statement gathers ``_FANOUT`` commands."""
+    setup = (
+        _AIO_SETUP
+        + f"rem = tether.aio.{cls}(fixture['host'], {_TETHER_KW}, max_sessions={_MAX_SESSIONS})\n"
+        + f"loop.run_until_complete(rem.connect())\nloop.run_until_complete(fanout({_WARM}))\n"
+    )
+    return Variant(f"tether aio.{cls}", "tether", setup, f"loop.run_until_complete(fanout({_FANOUT}))",
+                   "loop.run_until_complete(rem.close()); loop.close()")
+
+
 def tether_machine(cls: str, stmt: str, name: str | None = None, extra_setup: str = "") -> Variant:
     setup = f"from tether import {cls}\nrem = {cls}(fixture['host'], {_TETHER_KW})\n{extra_setup}"
     return Variant(name or f"tether {cls}", "tether", setup, stmt, "rem.close()")
@@ -165,5 +210,21 @@ CASES = [
                NoSlowerThan("asyncssh"), NoSlowerThan("paramiko")],
         reference="tether NativeSshMachine",
         samples=7, number=1, warmup=1, budget=120, timeout=300, needs_sshd=True,
+    ),
+    Case(
+        name="remote.aio-gather-1000",
+        title=f"asyncio.gather of {_FANOUT:,} rem['true']() on one connection (tether.aio)",
+        variants=[
+            tether_aio_machine("NativeSshMachine"),
+            tether_aio_machine("SshMachine"),
+            Variant("asyncssh", "peers", _ASYNCSSH_FANOUT_SETUP, f"loop.run_until_complete(fanout({_FANOUT}))",
+                    "c.close(); loop.run_until_complete(c.wait_closed()); loop.close()", requires=("asyncssh",)),
+        ],
+        # the issue's goal: NativeSshMachine <= 1.0x raw asyncssh (with the same channel limit)
+        goals=[NoSlowerThan("asyncssh")],
+        reference="tether aio.NativeSshMachine",
+        # one sample is 1,000 commands (seconds each: SshMachine's ~14 s here): few samples, no
+        # harness warmup (setup warms up), about 100 s in all
+        samples=5, number=1, warmup=0, budget=90, timeout=180, needs_sshd=True,
     ),
 ]

@@ -13,9 +13,11 @@ Remote machines connect in ``async with`` (or ``await rem.connect()``)::
     async with tether.aio.NativeSshMachine("host", user="john") as rem:
         out = await rem["uname"]("-a")
 
-Commands built from these machines return coroutines when run. (Command
-lookups and the remote state still make short blocking round trips to the
-remote's control shell.) Every public
+Commands built from these machines return coroutines when run; a machine
+not yet connected connects on its first command. ``rem["ls"]`` does no I/O
+(the remote shell finds the program when it runs; ``await rem.which("ls")``
+asks beforehand), and commands beyond the connection's channel limit wait
+for a free channel without blocking the loop. Every public
 coroutine here has a blocking twin of the same name and signature on the
 sync classes in :mod:`tether` (a test checks that).
 """

@@ -70,7 +70,8 @@ class Connection:
         ssh_options: str | Sequence[str] | None = None,
     ) -> None:
         self.hostname = hostname
-        self.logger = logger if logger is not None else logging.getLogger(hostname)
+        # remoto logged under the bare host name; tether keeps its records under tether.*
+        self.logger = logger if logger is not None else logging.getLogger(f"tether.connection.{hostname}")
         self.sudo = sudo
         self.threads = threads
         self.detect_sudo = detect_sudo

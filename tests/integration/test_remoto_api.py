@@ -42,7 +42,7 @@ def conn(request):
 
 
 def records(caplog, conn):
-    return [(r.levelname, r.getMessage()) for r in caplog.records if r.name == conn.hostname]
+    return [(r.levelname, r.getMessage()) for r in caplog.records if r.name == conn.logger.name]
 
 
 def test_seed_run_example(conn, caplog):

@@ -13,13 +13,18 @@ not a failure: the stage after it simply stopped reading (``yes | head -1``).
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
+import time
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from ..commands.plan import Plan, Stage
 from ..exceptions import ProcessExecutionError, ProcessLineTimedOut, ProcessTimedOut
 from ..transports.base import Process
+
+#: each command run, with its exit code and duration, at DEBUG (never a password: argv carries none)
+log = logging.getLogger("tether.machines")
 
 BY_POSITION = "position"  # iter_lines yields (out, None) or (None, err)
 BY_TYPE = "type"  # iter_lines yields (1, out) or (2, err)
@@ -58,6 +63,7 @@ class Job:
         self.stderr = stderr
         self.host = host
         self._helpers = list(helpers)  # stdin feeders: cancelled with the job
+        self.started = time.monotonic()
         self._remote_killers = list(remote_killers)  # end remote stages' processes on kill
 
     # -- identity ----------------------------------------------------------
@@ -124,8 +130,10 @@ class Job:
 
     # -- results -----------------------------------------------------------
     def check(self, retcode: Any, stdout: Any, stderr: Any) -> None:
-        """Raise ProcessExecutionError naming the failing stage, pipefail order."""
-        check_exit(self.plan, [p.returncode for p in self.procs], retcode, stdout, stderr, self.host)
+        """Log the run; raise ProcessExecutionError naming the failing stage, pipefail order."""
+        codes = [p.returncode for p in self.procs]
+        log_finished(self.plan, codes, self.host, self.started)
+        check_exit(self.plan, codes, retcode, stdout, stderr, self.host)
 
     async def communicate(
         self, input: bytes | None = None, timeout: float | None = None, tee: Any = None
@@ -216,6 +224,19 @@ class Job:
             if self.returncode is None:
                 await self._reap()
         self.check(retcode, decode(b"".join(tails[1]), self.encoding), decode(b"".join(tails[2]), self.encoding))
+
+
+def log_finished(plan: Plan, codes: list, host: str | None, started: float) -> None:
+    """``[host] sh -c 'ls | grep b' -> exit 0 in 3.1 ms`` at DEBUG on ``tether.machines``."""
+    if not log.isEnabledFor(logging.DEBUG):
+        return  # the hot path pays one check
+    from ..commands.quoting import quote
+
+    hosts = {stage.host or host for stage in plan.stages}
+    where = ",".join(sorted(h or "local" for h in hosts))
+    line = " ".join(quote(arg) for arg in plan.argv_display)
+    code = pipefail([c for c in codes if c is not None]) if None not in codes else "?"
+    log.debug("[%s] %s -> exit %s in %.1f ms", where, line, code, (time.monotonic() - started) * 1000)
 
 
 def check_exit(plan: Plan, codes: list, retcode: Any, stdout: Any, stderr: Any, host: str | None) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 from ..commands.plan import Plan
 from ..exceptions import ProcessTimedOut
 from ..transports.local import kill_group
-from .job import check_exit, decode, pipefail
+from .job import check_exit, decode, log_finished, pipefail
 
 _CHUNK = 1 << 16
 _IN = select.POLLIN | select.POLLHUP | select.POLLERR
@@ -42,6 +42,7 @@ class Spawned:
     shared_err_fd: int | None = None
     #: ``cmd << data``: (stage index, bytes to write to its stdin)
     stdin_data: list[tuple[int, bytes]] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
 
     def kill(self) -> None:
         run_killers(self.remote_killers)
@@ -104,6 +105,7 @@ def run_spawned(
     spawned.close_pipes()
     stdout, stderr = decode(b"".join(out), plan.encoding), decode(b"".join(err), plan.encoding)
     spawned.remote_killers.clear()  # finished: nothing left to kill
+    log_finished(plan, codes, None, spawned.started)
     check_exit(plan, codes, retcode, stdout, stderr, None)
     return pipefail(codes), stdout, stderr
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import concurrent.futures
 import signal
 import threading
+import time
 from typing import Any
 
 from .._portal import ssh_portal
@@ -32,7 +33,7 @@ from ..transports.base import DEVNULL, PIPE
 from ..transports.native import open_connection, run_collected, start_process
 from ..transports.sftp import SftpSession, SftpUnavailable
 from .host_config import host_settings, split_hop
-from .job import check_exit, decode
+from .job import check_exit, decode, log_finished
 from .remote import DEFAULT_MAX_SESSIONS, AsyncRemoteMachine, RemoteMachine, check_name
 
 DEFAULT_KEEPALIVE = 30.0
@@ -153,6 +154,7 @@ class AsyncNativeSshMachine(AsyncRemoteMachine):
         if any(job.redirects.values()):
             return None
         timeout = options.get("timeout")
+        started = time.monotonic()
         self._channels.acquire()
         try:
             future = ssh_portal.submit(run_collected, self._conn, job.line)
@@ -172,6 +174,7 @@ class AsyncNativeSshMachine(AsyncRemoteMachine):
             raise
         stdout, stderr = decode(out, job.encoding), decode(err, job.encoding)
         shown = Plan([Stage(plan.stages[-1].command, job.display, host=self.host)])
+        log_finished(shown, [rc], self.host, started)
         check_exit(shown, [rc], options.get("retcode", 0), stdout, stderr, self.host)
         return rc if options.get("result") == "retcode" else (rc, stdout, stderr)
 

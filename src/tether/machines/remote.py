@@ -24,6 +24,7 @@ import contextlib
 import functools
 import inspect
 import itertools
+import logging
 import posixpath
 import re
 import signal
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
     from .tunnel import Tunnel, TunnelSocket
 
 _PS = PS_SCRIPT
+log = logging.getLogger("tether.machines")  # per host: connect, close (commands: machines/job.py)
 DEFAULT_MAX_SESSIONS = 10  # OpenSSH sshd's MaxSessions default
 
 
@@ -224,6 +226,17 @@ class AsyncRemoteMachine(AsyncMachine):
             self._close_blocking()
             raise
 
+    def _connect_logged(self) -> None:
+        """:meth:`_connect_blocking`, reported on ``tether.machines`` (DEBUG; failures too)."""
+        started = time.monotonic()
+        log.debug("[%s] connecting (%s)", self.host, type(self).__name__)
+        try:
+            self._connect_blocking()
+        except BaseException as exc:
+            log.debug("[%s] connect failed after %.1f ms: %s", self.host, (time.monotonic() - started) * 1000, exc)
+            raise
+        log.debug("[%s] connected in %.1f ms", self.host, (time.monotonic() - started) * 1000)
+
     def _control_started(self) -> None:
         """A hook: more to check once the control shell answers (SshMachine: its master is up)."""
 
@@ -249,7 +262,7 @@ class AsyncRemoteMachine(AsyncMachine):
     def _ensure_connected(self) -> None:
         self._check_open()
         if self._control_session is None:
-            self._connect_blocking()
+            self._connect_logged()
 
     async def __aenter__(self) -> AsyncRemoteMachine:
         await self.connect()
@@ -564,6 +577,7 @@ class AsyncRemoteMachine(AsyncMachine):
             session.close()
         self._closed = True
         self._disconnect()
+        log.debug("[%s] closed", self.host)
 
     async def close(self) -> None:
         await asyncio.to_thread(self._close_blocking)
@@ -620,7 +634,7 @@ class RemoteMachine(Machine):
         aio = self._core(*args, **kwargs)
         super().__init__(aio)
         aio.facade = self
-        aio._connect_blocking()
+        aio._connect_logged()
         # a machine dropped without close(), or still open at exit, still hangs up
         self._finalizer = weakref.finalize(self, aio._close_blocking)
 

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from .manager import Manager
     from .peer import PeerProtocol
 
-log = logging.getLogger("tether.network.manager")
+log = logging.getLogger(__name__)
 
 
 def _table(manager: Manager) -> dict[str, Callable[..., Any]]:

@@ -20,7 +20,7 @@ from . import wire
 if TYPE_CHECKING:
     from .manager import Manager
 
-log = logging.getLogger("tether.network.manager")
+log = logging.getLogger(__name__)
 
 HOSTNAME = socket.gethostname()
 _LOOPBACK = {"127.0.0.1", "::1"}

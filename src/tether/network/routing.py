@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from .manager import Manager
     from .peer import PeerProtocol
 
-log = logging.getLogger("tether.network.manager")
+log = logging.getLogger(__name__)
 
 
 def route(manager: Manager, peer: PeerProtocol, line: bytes) -> None:

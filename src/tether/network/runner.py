@@ -23,7 +23,7 @@ from .manager import Manager
 from .service import Service
 from .users import Database
 
-log = logging.getLogger("tether.network.manager")
+log = logging.getLogger(__name__)
 
 #: printed (and logged) once the Manager listens; ssh.start_manager waits for it
 READY_PREFIX = "Network Manager running on"

@@ -23,8 +23,10 @@ trees, whose size is not known in advance).
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import stat
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +37,8 @@ from .remote_stream import COPY_HERE, script_line
 Progress = Callable[[int, "int | None"], None]
 
 CHUNK = 1 << 20
+
+log = logging.getLogger("tether.transfer")
 
 
 def as_path(where: Any) -> BasePath:
@@ -65,13 +69,17 @@ def copy(src: Any, dst: Any, *, override: bool = True, progress: Progress | None
         raise FileExistsError(errno.EEXIST, f"the destination exists{_on(target)}", str(target))
     if _same_remote(source, target):
         source._do(script_line(COPY_HERE, str(target), str(source)))  # type: ignore[attr-defined]
+        log.debug("copied %s -> %s%s (there)", source, target, _on(target))
         return target
+    started = time.monotonic()
     if stat.S_ISDIR(info.st_mode):
         with source._tree_reader() as reader, target._tree_writer() as writer:
-            pump(reader, writer, None, progress)
+            moved = pump(reader, writer, None, progress)
     else:
         with source._reader() as reader, target._writer(stat.S_IMODE(info.st_mode)) as writer:
-            pump(reader, writer, info.st_size, progress)
+            moved = pump(reader, writer, info.st_size, progress)
+    log.debug("copied %s%s -> %s%s: %d bytes in %.1f ms", source, _on(source), target, _on(target), moved,
+              (time.monotonic() - started) * 1000)
     return target
 
 
