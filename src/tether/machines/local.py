@@ -141,6 +141,14 @@ class AsyncLocalMachine(AsyncMachine):
         plan, killers = self._localize(plan)
         reserved = await _reserve_channels(plan)
         spawned = self._spawn(plan, killers, stdin=stdin, stdout=stdout, stderr=stderr, detach=detach, reserved=reserved)
+        try:  # channels still opening (NativeSshMachine) are awaited, not waited for
+            for handle in spawned.popens:
+                opening = getattr(handle, "opening", None)
+                if opening is not None:
+                    await asyncio.wrap_future(opening)
+        except BaseException:
+            spawned.abandon()
+            raise
         loop = asyncio.get_running_loop()
         procs = [LocalProcess(p, loop, spawned.own_group) for p in spawned.popens]
         stderr_reader = pipe_reader(spawned.shared_err_fd) if spawned.shared_err_fd is not None else procs[-1].stderr

@@ -30,7 +30,7 @@ from .._portal import ssh_portal
 from ..commands.plan import Plan, Stage
 from ..exceptions import ConnectError, ProcessTimedOut
 from ..transports.base import DEVNULL, PIPE
-from ..transports.native import open_connection, run_collected, start_process
+from ..transports.native import open_connection, run_collected, start_channel, start_process
 from ..transports.sftp import SftpSession, SftpUnavailable
 from .host_config import host_settings, split_hop
 from .job import check_exit, decode, log_finished
@@ -137,9 +137,15 @@ class AsyncNativeSshMachine(AsyncRemoteMachine):
             if each is not None:
                 ssh_portal.call(_close_connection, each)
 
-    def _open_client(self, line: str, stdin: Any = PIPE, stdout: Any = PIPE, stderr: Any = PIPE) -> Any:
+    def _open_client(
+        self, line: str, stdin: Any = PIPE, stdout: Any = PIPE, stderr: Any = PIPE, wait: bool = True
+    ) -> Any:
+        """A channel running ``line``; with ``wait=False`` it returns before the channel is open
+        (await ``handle.opening``): how async callers start one without blocking their loop."""
         self._check_open()
-        return ssh_portal.call(start_process, self._conn, line, stdin, stdout, stderr)
+        if wait:
+            return start_process(self._conn, line, stdin, stdout, stderr)
+        return start_channel(self._conn, line, stdin, stdout, stderr)
 
     def _run_collected(self, cmd: Any, options: dict) -> Any:
         """The common case in one call to asyncssh: no stdin, output collected, no pipes bridged."""

@@ -159,8 +159,13 @@ class AsyncRemoteMachine(AsyncMachine):
         """argv of a local client process (ssh, plink) that runs ``line`` remotely."""
         raise NotImplementedError
 
-    def _open_client(self, line: str, stdin: Any = PIPE, stdout: Any = PIPE, stderr: Any = PIPE) -> Any:
-        """Start ``line`` remotely; a Popen-like handle (machines without a client process override)."""
+    def _open_client(
+        self, line: str, stdin: Any = PIPE, stdout: Any = PIPE, stderr: Any = PIPE, wait: bool = True
+    ) -> Any:
+        """Start ``line`` remotely; a Popen-like handle (machines without a client process override).
+
+        A client process is running when this returns, so ``wait`` changes nothing here.
+        """
         import os
 
         from ..transports.local import spawn_popen
@@ -191,10 +196,12 @@ class AsyncRemoteMachine(AsyncMachine):
     def _launch_stage(
         self, line: str, argv: Any, *, stdin: Any, stdout: Any, stderr: Any, reserved: bool = False, **_: Any
     ) -> Any:
-        return self._open_channel(line, stdin=stdin, stdout=stdout, stderr=stderr, reserved=reserved)
+        # async callers (reserved) await the channel's opening themselves: their loop never waits here
+        return self._open_channel(line, stdin=stdin, stdout=stdout, stderr=stderr, reserved=reserved, wait=not reserved)
 
     def _open_channel(
-        self, line: str, stdin: Any = PIPE, stdout: Any = PIPE, stderr: Any = PIPE, reserved: bool = False
+        self, line: str, stdin: Any = PIPE, stdout: Any = PIPE, stderr: Any = PIPE, reserved: bool = False,
+        wait: bool = True,
     ) -> Any:
         """``_open_client`` within the channel limit, freeing the slot at exit.
 
@@ -204,7 +211,7 @@ class AsyncRemoteMachine(AsyncMachine):
         if not reserved:
             self._channels.acquire()
         try:
-            handle = self._open_client(line, stdin=stdin, stdout=stdout, stderr=stderr)
+            handle = self._open_client(line, stdin=stdin, stdout=stdout, stderr=stderr, wait=wait)
         except BaseException:
             self._channels.release()
             raise

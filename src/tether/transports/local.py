@@ -171,9 +171,13 @@ class LocalProcess(Process):
         self._watch_exit()
 
     def _watch_exit(self) -> None:
+        finished = getattr(self._popen, "add_done_callback", None)
+        if finished is not None:  # an SSH channel posing as a process: it says when it ends
+            finished(lambda _: self._loop.call_soon_threadsafe(self._reap))
+            return
         try:
             pidfd = os.pidfd_open(self.pid)
-        except (AttributeError, OSError, TypeError):  # TypeError: no pid (an SSH channel)  # no pidfds here: a thread waits instead
+        except (AttributeError, OSError):  # no pidfds here: a thread waits instead
             threading.Thread(target=self._wait_in_thread, daemon=True).start()
             return
 

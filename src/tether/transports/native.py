@@ -124,6 +124,8 @@ class ChannelProcess:
 
     pid = None
     watcher: Any = None
+    #: resolves once the channel is open (an exception if it could not be opened)
+    opening: concurrent.futures.Future
 
     def __init__(self, process: Any, stdin: Any, stdout: Any, stderr: Any, done: concurrent.futures.Future) -> None:
         self._process = process
@@ -162,6 +164,10 @@ class ChannelProcess:
     def send_signal(self, sig: int) -> None:
         if self.returncode is not None:
             return
+        if self._process is None:  # not open yet: a kill stops the opening
+            if sig in (signal.SIGKILL, signal.SIGTERM):
+                self.opening.cancel()
+            return
         name = signal.Signals(sig).name[3:]
         ssh_portal.loop.call_soon_threadsafe(_signal_and_close, self._process, name, sig == signal.SIGKILL)
 
@@ -181,27 +187,63 @@ def _signal_and_close(process: Any, name: str, close: bool) -> None:
         process.close()  # a KILL also drops the channel, so the local side ends at once
 
 
-async def start_process(conn: Any, line: str, stdin: Any, stdout: Any, stderr: Any) -> ChannelProcess:
-    """Run shell ``line`` on ``conn`` with subprocess-style stream arguments."""
+def start_channel(conn: Any, line: str, stdin: Any, stdout: Any, stderr: Any) -> ChannelProcess:
+    """Start shell ``line`` on ``conn`` with subprocess-style stream arguments; returns at once.
+
+    The OS pipes are made here; the channel opens on tether's SSH loop, and
+    ``handle.opening`` resolves when it is open (or raises why not). Async
+    callers await it (``asyncio.wrap_future``) without blocking their loop;
+    blocking callers use :func:`start_process`. A handle whose opening failed
+    has already ended (``wait()`` returns), its pipes closed on our side.
+    """
     ends: dict[str, Any] = {}
     given: list[int] = []  # fds for asyncssh: ours to close until redirect() takes them
     try:
         remote_in = _source(stdin, ends, given)
         remote_out = _target(stdout, "stdout", ends, given)
         remote_err = subprocess.STDOUT if stderr == subprocess.STDOUT else _target(stderr, "stderr", ends, given)
+    except BaseException:
+        _close_all(ends, given)
+        raise
+    handle = ChannelProcess(None, ends.get("stdin"), ends.get("stdout"), ends.get("stderr"), concurrent.futures.Future())
+    streams = (remote_in, remote_out, remote_err)
+    handle.opening = ssh_portal.submit(_open_channel, handle, conn, line, streams, given)
+    return handle
+
+
+def start_process(conn: Any, line: str, stdin: Any, stdout: Any, stderr: Any) -> ChannelProcess:
+    """:func:`start_channel`, waiting until the channel is open (for blocking callers, off the SSH loop)."""
+    handle = start_channel(conn, line, stdin, stdout, stderr)
+    try:
+        handle.opening.result()
+    except BaseException:
+        handle.opening.cancel()
+        for end in (handle.stdin, handle.stdout, handle.stderr):
+            if end is not None:
+                end.close()
+        raise
+    return handle
+
+
+async def _open_channel(handle: ChannelProcess, conn: Any, line: str, streams: tuple, given: list[int]) -> None:
+    done = handle._done
+    try:
         command = line.encode("utf-8", "surrogateescape")  # a name that is not UTF-8 travels as its bytes
         process = await open_with_retry(lambda: conn.create_process(command, encoding=None))
-    except BaseException:
-        for end in ends.values():
-            end.close()
-        for fd in given:
-            os.close(fd)
+    except BaseException as exc:
+        _close_all({}, given)
+        done.set_exception(exc if isinstance(exc, Exception) else ConnectionAbortedError("channel open cancelled"))
         raise
     bound_receive_buffer(process.channel)
+    handle._process = process
     # output that arrived meanwhile is buffered by asyncssh and passed on here
-    await process.redirect(stdin=remote_in, stdout=remote_out, stderr=remote_err)
-    loop = asyncio.get_running_loop()
-    done: concurrent.futures.Future = concurrent.futures.Future()
+    remote_in, remote_out, remote_err = streams
+    try:
+        await process.redirect(stdin=remote_in, stdout=remote_out, stderr=remote_err)
+    except BaseException as exc:  # the connection went meanwhile: the handle ends too
+        process.close()
+        done.set_exception(exc if isinstance(exc, Exception) else ConnectionAbortedError("channel open cancelled"))
+        raise
 
     async def watch() -> None:
         try:
@@ -209,9 +251,14 @@ async def start_process(conn: Any, line: str, stdin: Any, stdout: Any, stderr: A
         except BaseException as exc:  # connection lost
             done.set_exception(exc)
 
-    handle = ChannelProcess(process, ends.get("stdin"), ends.get("stdout"), ends.get("stderr"), done)
-    handle.watcher = loop.create_task(watch())  # referenced, so it is not collected mid-flight
-    return handle
+    handle.watcher = asyncio.get_running_loop().create_task(watch())  # referenced: not collected mid-flight
+
+
+def _close_all(ends: dict[str, Any], given: list[int]) -> None:
+    for end in ends.values():
+        end.close()
+    for fd in given:
+        os.close(fd)
 
 
 def exit_code(result: Any) -> int:
