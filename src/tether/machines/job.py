@@ -16,7 +16,7 @@ import asyncio
 import logging
 import signal
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 from ..commands.plan import Plan, Stage
@@ -98,8 +98,6 @@ class Job:
     # -- control -----------------------------------------------------------
     def send_signal(self, sig: int) -> None:
         if self._remote_killers and self.returncode is None:
-            from .local_run import run_killers
-
             run_killers(self._remote_killers, sig)  # the remote side of ssh stages first
         for proc in self.procs:
             proc.send_signal(sig)
@@ -119,8 +117,6 @@ class Job:
     async def _reap(self) -> None:
         """Kill everything and wait for it (used on timeout and cancellation)."""
         if self._remote_killers and self.returncode is None:
-            from .local_run import run_killers
-
             await asyncio.to_thread(run_killers, self._remote_killers)
         for proc in self.procs:
             proc.kill()
@@ -224,6 +220,15 @@ class Job:
             if self.returncode is None:
                 await self._reap()
         self.check(retcode, decode(b"".join(tails[1]), self.encoding), decode(b"".join(tails[2]), self.encoding))
+
+
+def run_killers(killers: list[Callable[[int], None]], sig: int = signal.SIGKILL) -> None:
+    """Signal the remote process groups of client stages (best effort)."""
+    for signal_remote in killers:
+        try:
+            signal_remote(sig)
+        except Exception:  # the connection may be gone too; keep cleaning up
+            pass
 
 
 def log_finished(plan: Plan, codes: list, host: str | None, started: float) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 from ..commands.plan import Plan
 from ..exceptions import ProcessTimedOut
 from ..transports.local import kill_group
-from .job import check_exit, decode, log_finished, pipefail
+from .job import check_exit, decode, log_finished, pipefail, run_killers
 
 _CHUNK = 1 << 16
 _IN = select.POLLIN | select.POLLHUP | select.POLLERR
@@ -67,15 +67,6 @@ class Spawned:
         if self.shared_err_fd is not None:
             os.close(self.shared_err_fd)
             self.shared_err_fd = None
-
-
-def run_killers(killers: list[Callable[[int], None]], sig: int = signal.SIGKILL) -> None:
-    """Signal the remote process groups of client stages (best effort)."""
-    for signal_remote in killers:
-        try:
-            signal_remote(sig)
-        except Exception:  # the connection may be gone too; keep cleaning up
-            pass
 
 
 def run_spawned(

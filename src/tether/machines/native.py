@@ -34,7 +34,8 @@ from ..transports.native import open_connection, run_collected, start_channel, s
 from ..transports.sftp import SftpSession, SftpUnavailable
 from .host_config import host_settings, split_hop
 from .job import check_exit, decode, log_finished
-from .remote import DEFAULT_MAX_SESSIONS, AsyncRemoteMachine, RemoteMachine, check_name
+from .names import check_name
+from .remote import DEFAULT_MAX_SESSIONS, AsyncRemoteMachine, RemoteMachine
 
 DEFAULT_KEEPALIVE = 30.0
 # run_command options under which a command's output can simply be collected

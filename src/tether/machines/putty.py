@@ -28,7 +28,8 @@ from ..exceptions import ConnectError
 from ..transports.openssh import parse_public_key
 from ..transports.putty import as_ppk, connect_error, fingerprint, fingerprints_from_known_hosts
 from .host_config import host_settings
-from .remote import DEFAULT_MAX_SESSIONS, AsyncRemoteMachine, RemoteMachine, check_name
+from .names import check_name
+from .remote import DEFAULT_MAX_SESSIONS, AsyncRemoteMachine, RemoteMachine
 
 
 class AsyncPuttyMachine(AsyncRemoteMachine):

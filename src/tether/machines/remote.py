@@ -47,6 +47,7 @@ from ..transports.slots import ChannelSlots
 from .base import AsyncMachine, Machine
 from .env import Env
 from .job import Job
+from .names import check_name
 from .processes import PS_SCRIPT, ProcInfo, parse_ps
 from .remote_cwd import RemoteWorkdir
 from .remote_jobs import SWEEP_EVERY, RemoteJobs
@@ -60,17 +61,6 @@ log = logging.getLogger("tether.machines")  # per host: connect, close (commands
 DEFAULT_MAX_SESSIONS = 10  # OpenSSH sshd's MaxSessions default
 
 
-# host and user names reach ssh's command line and its %-tokens (ProxyCommand,
-# Match exec): refuse option look-alikes and shell metacharacters outright
-# (OpenSSH's CVE-2023-51385 came from exactly that)
-_BAD_NAME = re.compile(r"^-|[\s'\"`$;&|<>(){}\\*?!#~\x00-\x1f]")
-
-
-def check_name(name: Any, what: str) -> str:
-    """``name`` if it is a safe host or user name, else ValueError naming the problem."""
-    if not isinstance(name, str) or not name or _BAD_NAME.search(name):
-        raise ValueError(f"invalid {what}: {name!r} (no leading '-', spaces or shell metacharacters)")
-    return name
 
 
 @dataclass
@@ -433,7 +423,6 @@ class AsyncRemoteMachine(AsyncMachine):
 
     async def pgrep(self, pattern: str) -> list[ProcInfo]:
         """Remote processes whose command line matches the regular expression ``pattern``."""
-        import re
 
         regex = re.compile(pattern)
         return [p for p in await self.list_processes() if regex.search(p.args)]
@@ -705,7 +694,6 @@ class RemoteMachine(Machine):
         return parse_ps(self.aio._control(_PS)[1])
 
     def pgrep(self, pattern: str) -> list[ProcInfo]:
-        import re
 
         regex = re.compile(pattern)
         return [p for p in self.list_processes() if regex.search(p.args)]

@@ -23,7 +23,8 @@ from typing import Any
 
 from ..exceptions import ConnectError
 from ..transports.openssh import ControlMaster, connect_error, connection_options
-from .remote import DEFAULT_MAX_SESSIONS, AsyncRemoteMachine, RemoteMachine, check_name
+from .names import check_name
+from .remote import DEFAULT_MAX_SESSIONS, AsyncRemoteMachine, RemoteMachine
 
 
 class AsyncSshMachine(AsyncRemoteMachine):

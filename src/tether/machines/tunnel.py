@@ -33,6 +33,7 @@ from ..transports.forwarding import (
     listen_locally,
     socket_through,
 )
+from .names import check_name
 
 
 def endpoint(port: Any, host: Any, name: str, *, zero_ok: bool) -> Endpoint:
@@ -46,8 +47,6 @@ def endpoint(port: Any, host: Any, name: str, *, zero_ok: bool) -> Endpoint:
         raise ValueError(f"{name} must be a port number 0-65535 or a unix socket path; got {port!r}")
     if port == 0 and not zero_ok:
         raise ValueError(f"{name} cannot be 0 here: 0 means 'pick a free port', which only the listening side can do")
-    from .remote import check_name  # here: remote.py imports this module
-
     return Endpoint(check_name(host, f"host for {name}"), port)
 
 
