@@ -487,14 +487,19 @@ class AsyncRemoteMachine(AsyncMachine):
         changed, unset = self._env_delta()
         line = remote_line(stages, cwd=state.cwd if state.cwd != state.home else None, env=changed, unset=unset)
         number = next(self._pidfiles)
-        if number and number % SWEEP_EVERY == 0:
-            self._control(self._jobs.sweep_script(), retcode=None)
+        if number and number % SWEEP_EVERY == 0:  # on a thread: this may run on an event loop
+            threading.Thread(target=self._sweep, name="tether-sweep", daemon=True).start()
 
         display = stages[0].shown_argv if len(stages) == 1 else ["sh", "-c", plan_shell_line(Plan(stages))]
         return RemoteJob(
             self, number, self._jobs.wrap(line, number), display, last.command.encoding,
             {"stdin": stdin, "stdout": stdout, "stderr": stderr},
         )
+
+    def _sweep(self) -> None:
+        """Remove finished jobs' files on the remote (best effort: the control shell may be closing)."""
+        with contextlib.suppress(Exception):
+            self._control(self._jobs.sweep_script(), retcode=None)
 
     def _local_stage(self, stages: list[Stage]) -> tuple[Stage, Callable[[int], None]]:
         """One local stage (the client process, or a channel) that runs ``stages`` remotely."""
