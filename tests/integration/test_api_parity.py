@@ -6,7 +6,7 @@ import pytest
 
 import tether
 import tether.aio
-from tether import ProcessExecutionError, ProcessTimedOut
+from tether import ProcessExecutionError
 
 pytestmark = pytest.mark.sshd
 
