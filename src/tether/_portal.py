@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
+import functools
 import os
 import sys
 import threading
@@ -147,6 +148,23 @@ os.register_at_fork(after_in_child=portal._after_fork_in_child)
 #: pipeline runner waits on) can be used from any thread, the portal's included.
 ssh_portal = Portal("tether-ssh")
 os.register_at_fork(after_in_child=ssh_portal._after_fork_in_child)
+
+
+def blocking(coroutine_function: Callable[..., Awaitable[T]]) -> Callable[..., T]:
+    """The sync twin of an async method: ``close = blocking(AsyncMachine.close)`` in a facade.
+
+    The twin hands ``self.aio.<name>(...)`` to the portal and blocks for the
+    result; it keeps the coroutine's name, docstring and signature (help()
+    and the parity test see the same parameters). Only measured fast paths
+    are written by hand.
+    """
+    name = coroutine_function.__name__
+
+    @functools.wraps(coroutine_function)
+    def twin(self: Any, *args: Any, **kwargs: Any) -> T:
+        return portal.call(getattr(self.aio, name), *args, **kwargs)
+
+    return twin
 
 
 def _stop_at_exit() -> None:

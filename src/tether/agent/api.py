@@ -20,7 +20,7 @@ import asyncio
 import concurrent.futures
 from typing import Any
 
-from .._portal import portal
+from .._portal import blocking, portal
 from ..exceptions import AgentError
 from . import framing
 from .calls import AsyncRemoteModule, RemoteModule, module_source, settle, start_call
@@ -131,8 +131,7 @@ class Agent:
     python = property(lambda self: self.aio.python)
     alive = property(lambda self: self.aio.alive)
 
-    def start(self) -> None:
-        portal.call(self.aio.start)
+    start = blocking(AsyncAgent.start)
 
     def import_module(self, module: Any) -> RemoteModule:
         conn = self.aio.connection
@@ -147,8 +146,7 @@ class Agent:
         ident, inbox = start_call(conn, framing.OPEN, [source, name], True)
         return Channel(conn, ident, inbox, name)
 
-    def close(self) -> None:
-        portal.call(self.aio.close)
+    close = blocking(AsyncAgent.close)
 
     def __enter__(self) -> Agent:
         return self

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from typing import Any
 
-from .._portal import portal
+from .._portal import blocking, portal
 from ..commands.base import ERROUT, BaseCommand, Command
 from ..commands.plan import FileTarget, Plan
 from ..exceptions import ClosedError, CommandNotFound, TetherError
@@ -250,8 +250,7 @@ class Machine(_Lookup):
     def _resolve(self, name: str) -> Any:
         return self.aio._resolve(name)
 
-    def close(self) -> None:
-        portal.call(self.aio.close)
+    close = blocking(AsyncMachine.close)
 
     # -- remote Python (see tether.agent) ------------------------------------
     def agent(self, python: str | None = None) -> Any:
@@ -288,23 +287,7 @@ class Machine(_Lookup):
 
         return Popen(portal.call(self.aio.popen_command, cmd, stdin=stdin, stdout=stdout, stderr=stderr))
 
-    def run_command(
-        self,
-        cmd: BaseCommand,
-        *,
-        retcode: Any = 0,
-        timeout: float | None = None,
-        stdin: Any = DEVNULL,
-        stdout: Any = PIPE,
-        stderr: Any = PIPE,
-        tee: bool = False,
-        tee_buffered: bool = True,
-        result: str = "tuple",
-    ) -> Any:
-        return portal.call(
-            self.aio.run_command, cmd, retcode=retcode, timeout=timeout, stdin=stdin, stdout=stdout,
-            stderr=stderr, tee=tee, tee_buffered=tee_buffered, result=result,
-        )
+    run_command = blocking(AsyncMachine.run_command)
 
     def call_command(self, cmd: BaseCommand, **kwargs: Any) -> Any:
         return self.run_command(cmd, **kwargs)[1]

@@ -24,7 +24,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from .._portal import portal
+from .._portal import blocking, portal
 from ..commands.base import ERROUT, BaseCommand, as_arg
 from ..commands.plan import DataSource, FileTarget, Plan
 from ..exceptions import CommandNotFound, RedirectionError
@@ -323,11 +323,8 @@ class LocalMachine(Machine):
     def uname(self) -> str:
         return self.aio.uname
 
-    def list_processes(self) -> list[ProcInfo]:
-        return portal.call(self.aio.list_processes)
-
-    def pgrep(self, pattern: str) -> list[ProcInfo]:
-        return portal.call(self.aio.pgrep, pattern)
+    list_processes = blocking(AsyncLocalMachine.list_processes)
+    pgrep = blocking(AsyncLocalMachine.pgrep)
 
     def session(self, new_session: bool = False) -> ShellSession:
         """A persistent shell: ``s.run("cd /tmp && ls | grep b")`` -> (rc, out, err)."""
