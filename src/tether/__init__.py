@@ -34,8 +34,8 @@ from .exceptions import (
     TransferError,
     TunnelError,
 )
+from .execution.job import BY_POSITION, BY_TYPE
 from .machines.container import DockerMachine, KubernetesMachine, OpenShiftMachine, PodmanMachine
-from .machines.job import BY_POSITION, BY_TYPE
 from .machines.local import LocalMachine, local
 from .machines.native import NativeSshMachine, connect
 from .machines.putty import PuttyMachine

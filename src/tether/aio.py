@@ -22,6 +22,7 @@ coroutine here has a blocking twin of the same name and signature on the
 sync classes in :mod:`tether` (a test checks that).
 """
 
+from .execution.session import AsyncShellSession
 from .machines.container import AsyncDockerMachine as DockerMachine
 from .machines.container import AsyncKubernetesMachine as KubernetesMachine
 from .machines.container import AsyncOpenShiftMachine as OpenShiftMachine
@@ -30,7 +31,6 @@ from .machines.local import AsyncLocalMachine
 from .machines.local import local as _sync_local
 from .machines.native import AsyncNativeSshMachine as NativeSshMachine
 from .machines.putty import AsyncPuttyMachine as PuttyMachine
-from .machines.session import AsyncShellSession
 from .machines.ssh import AsyncSshMachine as SshMachine
 
 #: the local machine, async flavour (shares env and cwd with ``tether.local``)

@@ -31,7 +31,7 @@ from typing import Any
 from ._portal import portal
 from .commands.quoting import shell_line
 from .exceptions import ProcessExecutionError, ProcessTimedOut
-from .machines.job import decode
+from .execution.job import decode
 from .transports.base import DEVNULL
 
 _CHUNK = 1 << 16

@@ -11,6 +11,7 @@ import tether.aio
 from tether import PortalError, ProcessTimedOut
 from tether._portal import portal
 from tether.agent import Agent, AsyncAgent
+from tether.execution.session import AsyncShellSession, ShellSession
 from tether.machines.container import (
     AsyncDockerMachine,
     AsyncKubernetesMachine,
@@ -24,7 +25,6 @@ from tether.machines.container import (
 from tether.machines.local import AsyncLocalMachine, LocalMachine
 from tether.machines.native import AsyncNativeSshMachine, NativeSshMachine
 from tether.machines.putty import AsyncPuttyMachine, PuttyMachine
-from tether.machines.session import AsyncShellSession, ShellSession
 from tether.machines.ssh import AsyncSshMachine, SshMachine
 
 TWINS = [

@@ -91,3 +91,17 @@ def test_no_import_cycles_beyond_the_known_ones():
     found = cycles(graph)
     assert not found - KNOWN, f"new import cycles: {sorted(map(sorted, found - KNOWN))}"
     assert not KNOWN - found, f"cycles gone (remove them from KNOWN): {sorted(map(sorted, KNOWN - found))}"
+
+
+def test_execution_never_imports_machines():
+    """docs/architecture.md: machines/ stands on execution/, never the other way round."""
+    known = modules()
+    graph = {name: imports(name, path, known) for name, path in known.items()}
+    upward = {
+        (name, target)
+        for name in graph
+        if name.split(".")[:2] == ["tether", "execution"]
+        for target in graph[name]
+        if target == "tether" or target.split(".")[:2] == ["tether", "machines"]
+    }
+    assert not upward, f"execution/ imports from above it: {sorted(upward)}"

@@ -20,8 +20,8 @@ from .._portal import blocking, portal
 from ..commands.base import ERROUT, BaseCommand, Command
 from ..commands.plan import FileTarget, Plan
 from ..exceptions import ClosedError, CommandNotFound, TetherError
+from ..execution.job import BY_POSITION, Job, expected_codes
 from ..transports.base import DEVNULL, PIPE, Transport
-from .job import BY_POSITION, Job, expected_codes
 
 
 class CommandNamespace:
@@ -283,7 +283,7 @@ class Machine(_Lookup):
 
     # -- execution facades -------------------------------------------------
     def popen_command(self, cmd: BaseCommand, *, stdin: Any = PIPE, stdout: Any = PIPE, stderr: Any = PIPE) -> Any:
-        from .popen import Popen
+        from ..execution.popen import Popen
 
         return Popen(portal.call(self.aio.popen_command, cmd, stdin=stdin, stdout=stdout, stderr=stderr))
 
@@ -293,7 +293,7 @@ class Machine(_Lookup):
         return self.run_command(cmd, **kwargs)[1]
 
     def bg_command(self, cmd: BaseCommand, *, retcode: Any = 0, timeout: float | None = None) -> Any:
-        from .popen import Future
+        from ..execution.popen import Future
 
         job = portal.call(self.aio._start, cmd.plan(), stdin=DEVNULL)  # spawned before we return
         return Future(job, portal.submit(job.run, retcode, timeout), expected_codes(retcode))
@@ -301,7 +301,7 @@ class Machine(_Lookup):
     def nohup_command(
         self, cmd: BaseCommand, *, cwd: str = ".", stdout: str = "nohup.out", stderr: str | None = None, append: bool = True
     ) -> Any:
-        from .popen import Popen
+        from ..execution.popen import Popen
 
         return Popen(portal.call(self.aio.nohup_command, cmd, cwd=cwd, stdout=stdout, stderr=stderr, append=append))
 

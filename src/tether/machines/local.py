@@ -28,15 +28,15 @@ from .._portal import blocking, portal
 from ..commands.base import ERROUT, BaseCommand, as_arg
 from ..commands.plan import DataSource, FileTarget, Plan
 from ..exceptions import CommandNotFound, RedirectionError
+from ..execution.job import Job, _feed
+from ..execution.local_run import Spawned, run_spawned
+from ..execution.processes import ProcInfo, parse_ps
+from ..execution.session import AsyncShellSession, ShellSession
 from ..transports.base import DEVNULL, PIPE, STDOUT
 from ..transports.local import LocalProcess, LocalTransport, is_foreground, pipe_reader, spawn_popen
 from .base import AsyncMachine, Machine, tee_writers
 from .cwd import LocalWorkdir
 from .env import Env
-from .job import Job, _feed
-from .local_run import Spawned, run_spawned
-from .processes import ProcInfo, parse_ps
-from .session import AsyncShellSession, ShellSession
 
 
 def _path(*parts: Any) -> Any:

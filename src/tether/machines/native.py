@@ -29,11 +29,11 @@ from typing import Any
 from .._portal import ssh_portal
 from ..commands.plan import Plan, Stage
 from ..exceptions import ConnectError, ProcessTimedOut
+from ..execution.job import check_exit, decode, log_finished
 from ..transports.base import DEVNULL, PIPE
 from ..transports.native import open_connection, run_collected, start_channel, start_process
 from ..transports.sftp import SftpSession, SftpUnavailable
 from .host_config import host_settings, split_hop
-from .job import check_exit, decode, log_finished
 from .names import check_name
 from .remote import DEFAULT_MAX_SESSIONS, AsyncRemoteMachine, RemoteMachine
 

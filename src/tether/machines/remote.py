@@ -42,22 +42,22 @@ from ..commands.plan import DataSource, FileTarget, Plan, Stage, plan_shell_line
 from ..commands.quoting import quote
 from ..commands.remote_line import remote_line
 from ..exceptions import ClosedError, CommandNotFound, ConnectError, ShellSessionError
+from ..execution.job import Job
+from ..execution.processes import PS_SCRIPT, ProcInfo, parse_ps
+from ..execution.remote_jobs import SWEEP_EVERY, RemoteJobs
+from ..execution.session import ShellSession
 from ..transports.base import DEVNULL, PIPE
 from ..transports.slots import ChannelSlots
 from .base import AsyncMachine, Machine
 from .env import Env
-from .job import Job
 from .names import check_name
-from .processes import PS_SCRIPT, ProcInfo, parse_ps
 from .remote_cwd import RemoteWorkdir
-from .remote_jobs import SWEEP_EVERY, RemoteJobs
-from .session import ShellSession
 
 if TYPE_CHECKING:
     from .tunnel import Tunnel, TunnelSocket
 
 _PS = PS_SCRIPT
-log = logging.getLogger("tether.machines")  # per host: connect, close (commands: machines/job.py)
+log = logging.getLogger("tether.machines")  # per host: connect, close (commands: execution/job.py)
 DEFAULT_MAX_SESSIONS = 10  # OpenSSH sshd's MaxSessions default
 
 
@@ -433,8 +433,8 @@ class AsyncRemoteMachine(AsyncMachine):
         return ShellSession(self._open_channel("sh"), host=self.host)
 
     async def session(self, new_session: bool = False) -> Any:
-        """A persistent remote shell; see :class:`tether.machines.session.AsyncShellSession`."""
-        from .session import AsyncShellSession
+        """A persistent remote shell; see :class:`tether.execution.session.AsyncShellSession`."""
+        from ..execution.session import AsyncShellSession
 
         job = await self._local()._start(self._shell_plan(), stdin=PIPE, stdout=PIPE, stderr=PIPE)
         return AsyncShellSession(job)

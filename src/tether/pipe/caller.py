@@ -27,7 +27,7 @@ from typing import Any
 
 from ..codec import CodecError
 from ..exceptions import ClosedError, PipeError, PipeStartTimeout
-from ..machines.session import write_all
+from ..execution.session import write_all
 from .frames import EXIT, LOG, OUT, READY, FrameReader, frame, reply
 
 __all__ = ["SshPipe"]

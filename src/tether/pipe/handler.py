@@ -41,8 +41,8 @@ import traceback
 from typing import Any
 
 from ..codec import CodecError, decode
+from ..execution.session import write_all
 from ..logs import LevelBasedFormatter, TimedSizedRotatingHandler, host_name
-from ..machines.session import write_all
 from .frames import EXIT, LOG, OUT, READY, FrameReader, frame, record_fields
 
 __all__ = ["EXIT_ATEXIT", "EXIT_ATSTART", "EXIT_HANDLE", "EXIT_OK", "EXIT_UNREADABLE", "TERM_MESSAGES", "PipeHandler"]

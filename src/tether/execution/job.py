@@ -1,7 +1,7 @@
 """A running plan: one or more processes joined by pipes.
 
 ``Job`` is what ``popen()`` returns in the async API (the sync API wraps it in
-:class:`tether.machines.popen.Popen`). It owns its processes: a timeout, a
+:class:`tether.execution.popen.Popen`). It owns its processes: a timeout, a
 cancelled await or ``kill()`` signals every stage's process group, so nothing
 it started survives it.
 
