@@ -7,21 +7,10 @@ import uuid
 import pytest
 
 import tether.aio
-from tether.testing import start_openssh_server
-from tether.testing.sshd import sshd_path
 
 pytestmark = pytest.mark.sshd
 
 MACHINES = {"native": tether.aio.NativeSshMachine, "ssh": tether.aio.SshMachine}
-
-
-@pytest.fixture(scope="module")
-def strict_sshd(tmp_path_factory):
-    """OpenSSH's sshd with its stock MaxSessions 10: one channel past it is refused."""
-    if sshd_path() is None:
-        pytest.skip("needs OpenSSH's sshd")
-    with start_openssh_server(tmp_path_factory.mktemp("sshd10"), extra_config=["MaxSessions 10"]) as server:
-        yield server
 
 
 def machine(kind, s):
@@ -29,20 +18,20 @@ def machine(kind, s):
 
 
 @pytest.mark.parametrize("kind", MACHINES)
-def test_a_thousand_concurrent_commands_all_succeed(kind, strict_sshd):
+def test_a_thousand_concurrent_commands_all_succeed(kind, stock_sshd):
     async def main():
-        async with machine(kind, strict_sshd) as rem:
+        async with machine(kind, stock_sshd) as rem:
             return await asyncio.wait_for(asyncio.gather(*(rem["echo"](i) for i in range(1000))), 240)
 
     assert asyncio.run(main()) == [f"{i}\n" for i in range(1000)]
 
 
 @pytest.mark.parametrize("kind", MACHINES)
-def test_more_big_outputs_than_channels_do_not_deadlock(kind, strict_sshd):
+def test_more_big_outputs_than_channels_do_not_deadlock(kind, stock_sshd):
     """9 x 2 MB once hung for ever: the 9th waited for a channel on the loop the 8 needed."""
 
     async def main():
-        async with machine(kind, strict_sshd) as rem:
+        async with machine(kind, stock_sshd) as rem:
             head = rem["head"]["-c", 2_000_000, "/dev/zero"]
             return await asyncio.wait_for(asyncio.gather(*(head() for _ in range(12))), 60)
 
@@ -50,13 +39,13 @@ def test_more_big_outputs_than_channels_do_not_deadlock(kind, strict_sshd):
 
 
 @pytest.mark.parametrize("kind", MACHINES)
-def test_cancelling_the_gather_ends_every_remote_process(kind, strict_sshd):
+def test_cancelling_the_gather_ends_every_remote_process(kind, stock_sshd):
     marker = uuid.uuid4().hex[:12]
     pattern = f"[s]leep 60 # {marker}"  # the brackets keep pgrep from finding its own command line
 
     async def main():
         # a second connection watches: the first one's channels are all taken by the sleepers
-        async with machine(kind, strict_sshd) as rem, machine(kind, strict_sshd) as watcher:
+        async with machine(kind, stock_sshd) as rem, machine(kind, stock_sshd) as watcher:
             running = watcher["pgrep"]["-f", pattern]
             gathered = asyncio.gather(*(rem["sh"]["-c", f"sleep 60 # {marker}"]() for _ in range(20)))
             for _ in range(200):  # until the first 8 (the channel limit) run remotely
@@ -79,9 +68,9 @@ def test_cancelling_the_gather_ends_every_remote_process(kind, strict_sshd):
 
 
 @pytest.mark.parametrize("kind", MACHINES)
-def test_a_command_on_a_machine_not_yet_connected_connects_it(kind, strict_sshd):
+def test_a_command_on_a_machine_not_yet_connected_connects_it(kind, stock_sshd):
     async def main():
-        rem = machine(kind, strict_sshd)
+        rem = machine(kind, stock_sshd)
         echo = rem["echo"]  # builds a command: no I/O, no connection needed
         try:
             return await asyncio.gather(echo("a"), echo("b"))
@@ -92,7 +81,7 @@ def test_a_command_on_a_machine_not_yet_connected_connects_it(kind, strict_sshd)
 
 
 @pytest.mark.parametrize("kind", MACHINES)
-def test_no_callback_holds_the_loop_long(kind, strict_sshd, caplog):
+def test_no_callback_holds_the_loop_long(kind, stock_sshd, caplog):
     """asyncio's debug mode reports every callback slower than slow_callback_duration.
 
     The goal is 50 ms; measured today in debug mode on 2 busy cores, single steps
@@ -105,7 +94,7 @@ def test_no_callback_holds_the_loop_long(kind, strict_sshd, caplog):
     async def main():
         loop = asyncio.get_running_loop()
         loop.slow_callback_duration = 0.25
-        async with machine(kind, strict_sshd) as rem:
+        async with machine(kind, stock_sshd) as rem:
             await asyncio.gather(*(rem["echo"](i) for i in range(100)))
             await (rem["seq"][1, 20000] | rem["wc"]["-l"])()
             async with await rem.session() as shell:

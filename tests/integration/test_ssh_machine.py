@@ -301,18 +301,6 @@ def test_stderr_past_pipe_buffers_does_not_hang(rem):
     assert (rc, out, len(err)) == (0, "done\n", 3_000_000)
 
 
-@pytest.fixture(scope="module")
-def stock_sshd(tmp_path_factory):
-    """An sshd with OpenSSH's default limit of 10 sessions per connection."""
-    from tether.testing import start_openssh_server
-    from tether.testing.sshd import sshd_path
-
-    if sshd_path() is None:
-        pytest.skip("needs OpenSSH's sshd")
-    with start_openssh_server(tmp_path_factory.mktemp("stock-sshd"), extra_config=["MaxSessions 10"]) as server:
-        yield server
-
-
 @pytest.mark.parametrize("kind", ["ssh", "native"])
 def test_500_concurrent_commands_queue_for_channels_and_all_succeed(stock_sshd, kind):
     from concurrent.futures import ThreadPoolExecutor
