@@ -167,9 +167,21 @@ def blocking(coroutine_function: Callable[..., Awaitable[T]]) -> Callable[..., T
     return twin
 
 
+#: run at exit before the loops stop (machines closing: they still need the loops)
+_before_stop: list[Callable[[], None]] = []
+
+
+def before_stop_at_exit(hook: Callable[[], None]) -> None:
+    """Run ``hook`` at interpreter exit while the loops still run (whatever atexit's order)."""
+    _before_stop.append(hook)
+
+
 def _stop_at_exit() -> None:
-    # registered at import, before any machine exists, so it runs after their
-    # own exit-time closes (atexit runs newest first): those still need the loops
+    for hook in reversed(_before_stop):
+        try:
+            hook()
+        except Exception:  # best effort on the way out: the loops must stop regardless
+            pass
     portal.stop()
     ssh_portal.stop()
 

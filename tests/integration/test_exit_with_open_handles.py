@@ -11,7 +11,10 @@ from tether import local
 pytestmark = pytest.mark.sshd
 
 SCRIPT = """
-import sys
+import sys, tempfile
+# a weakref.finalize made before tether is imported (TemporaryDirectory makes one) puts the
+# finalizers' exit hook before tether's in atexit's order: machines must still close first
+scratch = tempfile.TemporaryDirectory()
 from tether import local, NativeSshMachine, SshMachine
 kind, host, user, port, key, known, marker = sys.argv[1:]
 if kind == "local":

@@ -36,7 +36,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from .._portal import ssh_portal
+from .._portal import before_stop_at_exit, ssh_portal
 from ..commands.base import BaseCommand, Command, as_arg
 from ..commands.plan import DataSource, FileTarget, Plan, Stage, plan_shell_line
 from ..commands.quoting import quote
@@ -606,6 +606,18 @@ def release_when_done(handle: Any, release: Callable[[], None]) -> None:
     threading.Thread(target=wait_then_release, name="tether-channel-slot", daemon=True).start()
 
 
+#: facades still open: closed at exit before tether's loops stop (see _portal.before_stop_at_exit)
+_open_machines: weakref.WeakSet[RemoteMachine] = weakref.WeakSet()
+
+
+def _close_open_machines() -> None:
+    for machine in list(_open_machines):
+        machine._finalizer()
+
+
+before_stop_at_exit(_close_open_machines)
+
+
 def _local_facade() -> Any:
     from .local import local
 
@@ -638,6 +650,7 @@ class RemoteMachine(Machine):
         aio._connect_logged()
         # a machine dropped without close(), or still open at exit, still hangs up
         self._finalizer = weakref.finalize(self, aio._close_blocking)
+        _open_machines.add(self)
 
     @classmethod
     def _over(cls, aio: AsyncRemoteMachine) -> RemoteMachine:

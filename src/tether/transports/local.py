@@ -173,7 +173,7 @@ class LocalProcess(Process):
     def _watch_exit(self) -> None:
         finished = getattr(self._popen, "add_done_callback", None)
         if finished is not None:  # an SSH channel posing as a process: it says when it ends
-            finished(lambda _: self._loop.call_soon_threadsafe(self._reap))
+            finished(self._reap_soon)
             return
         try:
             pidfd = os.pidfd_open(self.pid)
@@ -188,9 +188,15 @@ class LocalProcess(Process):
 
         self._loop.add_reader(pidfd, on_exit)
 
+    def _reap_soon(self, _: Any = None) -> None:
+        try:
+            self._loop.call_soon_threadsafe(self._reap)
+        except RuntimeError:  # the loop is closed (interpreter exit): nobody waits any more
+            pass
+
     def _wait_in_thread(self) -> None:
         self._popen.wait()
-        self._loop.call_soon_threadsafe(self._reap)
+        self._reap_soon()
 
     def _reap(self) -> None:
         code = self._popen.wait()
