@@ -67,7 +67,23 @@ async def _close_writer(writer: asyncio.StreamWriter) -> None:
         pass
 
 
-class Popen:
+class _JobHandle:
+    """What both sync handles tell about their job's processes."""
+
+    _job: Job
+
+    @property
+    def pid(self) -> int | None:
+        """The process id; on a remote machine, the remote one."""
+        return self._job.pid
+
+    @property
+    def client_pid(self) -> int | None:
+        """The local process's id (for a remote command, its ssh or plink client)."""
+        return self._job.client_pid
+
+
+class Popen(_JobHandle):
     """A started command: ``stdin``/``stdout``/``stderr`` files, ``pid``, ``wait()``, ``kill()``.
 
     ::
@@ -83,16 +99,6 @@ class Popen:
         self.stdin = io.BufferedWriter(_StreamWriterIO(job.stdin), _CHUNK) if job.stdin else None
         self.stdout = io.BufferedReader(_StreamReaderIO(job.stdout), _CHUNK) if job.stdout else None
         self.stderr = io.BufferedReader(_StreamReaderIO(job.stderr), _CHUNK) if job.stderr else None
-
-    @property
-    def pid(self) -> int | None:
-        """The process id; on a remote machine, the remote one."""
-        return self._job.pid
-
-    @property
-    def client_pid(self) -> int | None:
-        """The local process's id (for a remote command, its ssh or plink client)."""
-        return self._job.client_pid
 
     @property
     def argv(self) -> list[str]:
@@ -177,7 +183,7 @@ async def _wait_for(awaitable: Any, timeout: float | None) -> Any:
     return await asyncio.wait_for(awaitable, timeout)
 
 
-class Future:
+class Future(_JobHandle):
     """What ``cmd & BG`` returns: the command runs while you do other things.
 
     ``wait()`` blocks and raises ProcessExecutionError on an unexpected exit
@@ -189,16 +195,6 @@ class Future:
         self._future = future
         self.expected = expected
         self._result: tuple | None = None
-
-    @property
-    def pid(self) -> int | None:
-        """The process id; on a remote machine, the remote one."""
-        return self._job.pid
-
-    @property
-    def client_pid(self) -> int | None:
-        """The local process's id (for a remote command, its ssh or plink client)."""
-        return self._job.client_pid
 
     def ready(self) -> bool:
         return self._future.done()
