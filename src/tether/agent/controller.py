@@ -387,7 +387,9 @@ class AgentConnection:
             self._failure = (message, cause)
         log.debug("[%s] agent failed: %s (%r)", self.host or "local", message, cause)
         inboxes, self._inboxes = self._inboxes, {}
-        for inbox in inboxes.values():
+        # a snapshot (taken under the GIL): a caller that read the old dict may still add or drop an
+        # inbox in it from another thread; one added late sees _failure itself (open_inbox)
+        for inbox in list(inboxes.values()):
             inbox.put_nowait((DEAD, self._failure))
         with self._write_lock:  # EOF on its stdin tells the agent to go
             fd, self._to_agent = self._to_agent, None
