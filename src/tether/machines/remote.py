@@ -186,22 +186,21 @@ class AsyncRemoteMachine(AsyncMachine):
     def _launch_stage(
         self, line: str, argv: Any, *, stdin: Any, stdout: Any, stderr: Any, reserved: bool = False, **_: Any
     ) -> Any:
-        # async callers (reserved) await the channel's opening themselves: their loop never waits here
-        return self._open_channel(line, stdin=stdin, stdout=stdout, stderr=stderr, reserved=reserved, wait=not reserved)
+        return self._open_channel(line, stdin=stdin, stdout=stdout, stderr=stderr, reserved=reserved)
 
     def _open_channel(
-        self, line: str, stdin: Any = PIPE, stdout: Any = PIPE, stderr: Any = PIPE, reserved: bool = False,
-        wait: bool = True,
+        self, line: str, stdin: Any = PIPE, stdout: Any = PIPE, stderr: Any = PIPE, reserved: bool = False
     ) -> Any:
         """``_open_client`` within the channel limit, freeing the slot at exit.
 
-        A blocking caller waits here for a free channel; async callers have
-        awaited one already (``reserved``), so the event loop never waits here.
+        A blocking caller waits here for a free channel and for the channel to
+        open. Async callers (``reserved``) have awaited a slot already and await
+        the handle's ``opening`` themselves, so their event loop never waits here.
         """
         if not reserved:
             self._channels.acquire()
         try:
-            handle = self._open_client(line, stdin=stdin, stdout=stdout, stderr=stderr, wait=wait)
+            handle = self._open_client(line, stdin=stdin, stdout=stdout, stderr=stderr, wait=not reserved)
         except BaseException:
             self._channels.release()
             raise
